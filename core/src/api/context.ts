@@ -1,0 +1,89 @@
+import type { FastifyRequest } from "fastify";
+import type { Cluster } from "../cluster/cluster.js";
+import type { EventHub } from "../cluster/events.js";
+import type { Logger } from "../extension-points/plugin.js";
+import { SwarmError } from "../errors/catalog.js";
+
+/** What route handlers may use. */
+export interface ApiContext {
+  readonly cluster: Cluster;
+  readonly events: EventHub;
+  readonly logger: Logger;
+  readonly strategyName: string;
+  readonly filterNames: readonly string[];
+  readonly experimental: boolean;
+  readonly cors: boolean;
+  readonly refreshOnNodeFilter: boolean;
+  readonly containerNameRefreshFilter: string;
+  /** `[["Role","primary"]]` or the replica's lines. */
+  readonly roleLines: () => Array<[string, string]>;
+}
+
+/** The oldest API version every engine still accepts, the manager's floor. */
+export const MIN_API_VERSION = "1.12";
+/** Reported while no engine is validated yet: the newest version dockerd 20.10 speaks. */
+export const DEFAULT_API_VERSION = "1.41";
+
+export function compareApiVersions(a: string, b: string): number {
+  const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
+  return aMajor - bMajor || aMinor - bMinor;
+}
+
+/** The highest API version every validated engine supports. */
+export function clusterApiVersion(cluster: Cluster): string {
+  let version: string | undefined;
+  for (const engine of cluster.validatedEngines()) {
+    if (version === undefined || compareApiVersions(engine.apiVersion, version) < 0) version = engine.apiVersion;
+  }
+  return version ?? DEFAULT_API_VERSION;
+}
+
+/** Docker's boolean query rule: false iff empty, 0, no, false or none. */
+export function queryBool(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  const v = value.trim().toLowerCase();
+  return !(v === "" || v === "0" || v === "no" || v === "false" || v === "none");
+}
+
+export function queryInt(value: unknown, fallback = 0): number {
+  if (typeof value !== "string") return fallback;
+  const n = Number.parseInt(value, 10);
+  return Number.isNaN(n) ? fallback : n;
+}
+
+export type Query = Record<string, string | undefined>;
+
+export function query(request: FastifyRequest): Query {
+  return request.query as Query;
+}
+
+export type Filters = Record<string, string[]>;
+
+/** Parses Docker's `filters` JSON (both `{"k":["v"]}` and the legacy `{"k":{"v":true}}` forms). */
+export function parseFilters(raw: string | undefined): Filters {
+  if (raw === undefined || raw === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new SwarmError("BadRequest", `invalid filter '${raw}': filters must be JSON such as {"label":["a=b"]}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new SwarmError("BadRequest", `invalid filter '${raw}'`);
+  }
+  const out: Filters = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (Array.isArray(value)) out[key] = value.map(String);
+    else if (typeof value === "object" && value !== null) out[key] = Object.keys(value);
+    else throw new SwarmError("BadRequest", `invalid filter '${key}'`);
+  }
+  return out;
+}
+
+/** A `label` filter entry (`key` or `key=value`) against a label map. */
+export function labelMatches(labels: Readonly<Record<string, string>>, filter: string): boolean {
+  const eq = filter.indexOf("=");
+  if (eq < 0) return Object.hasOwn(labels, filter);
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}

@@ -1,0 +1,113 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Dispatcher } from "undici";
+import type { Engine } from "../engines/engine.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+
+/** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "host",
+  "content-length",
+]);
+
+export function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(key)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+export interface ProxyOptions {
+  /** Path after the version prefix, e.g. `/containers/<full id>/logs`. */
+  readonly path: string;
+  /** Query string without `?`; defaults to the client's. */
+  readonly query?: string;
+  /** A replacement body (a re-serialised JSON body); defaults to the client's raw body. */
+  readonly body?: string | Buffer | undefined;
+  /** Called after the engine answered, before the body is streamed (cache refreshes). */
+  readonly onResponse?: (statusCode: number) => void;
+}
+
+/** The request body as the engine should get it: the parsed JSON re-serialised, or the raw stream. */
+export function requestBody(request: FastifyRequest): string | Readable | undefined {
+  const body = request.body;
+  if (body === undefined || body === null) return undefined;
+  if (body instanceof Readable) return body;
+  if (Buffer.isBuffer(body) || typeof body === "string") return body as string;
+  return JSON.stringify(body);
+}
+
+/**
+ * Forwards one request to an engine and streams the answer back without buffering. Headers are
+ * flushed at once: `docker run` waits for the headers of `wait` before it sends `start`.
+ * A client that goes away aborts the engine request.
+ */
+export async function proxyToEngine(
+  engine: Engine,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: ProxyOptions,
+): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => abort.abort();
+  reply.raw.once("close", onClose);
+  const query = options.query ?? rawQuery(request.raw.url ?? "");
+  const body = options.body ?? requestBody(request);
+  const headers = forwardableHeaders(request.headers);
+  if (typeof body === "string" || Buffer.isBuffer(body)) headers["content-length"] = String(Buffer.byteLength(body));
+  let response: Awaited<ReturnType<Engine["call"]>>;
+  try {
+    response = await engine.call(request.method as Dispatcher.HttpMethod, options.path, {
+      query,
+      body,
+      headers,
+      versionPrefix: versionPrefixOf(request),
+      timeout: 0,
+      signal: abort.signal,
+    });
+  } catch (err) {
+    reply.raw.off("close", onClose);
+    if (abort.signal.aborted) return;
+    if (err instanceof SwarmError) throw err;
+    throw new SwarmError("Engine", errorMessage(err), { cause: err });
+  }
+  options.onResponse?.(response.statusCode);
+  reply.hijack();
+  const raw = reply.raw;
+  const outHeaders: Record<string, string | string[]> = {};
+  for (const [key, value] of Object.entries(response.headers)) {
+    if (value === undefined || (HOP_BY_HOP.has(key) && key !== "content-length")) continue;
+    outHeaders[key] = value;
+  }
+  raw.writeHead(response.statusCode, outHeaders);
+  raw.flushHeaders();
+  try {
+    await pipeline(response.body, raw);
+  } catch {
+    // Either side went away mid-stream: the pipeline has destroyed both ends; nothing to add.
+  } finally {
+    reply.raw.off("close", onClose);
+  }
+}
+
+export function rawQuery(url: string): string {
+  const q = url.indexOf("?");
+  return q < 0 ? "" : url.slice(q + 1);
+}
+
+/** The `/v1.41` prefix the client used (kept when proxying, as classic Swarm did), or ``. */
+export function versionPrefixOf(request: FastifyRequest): string {
+  const version = (request.raw as { apiVersion?: string }).apiVersion;
+  return version ? `/v${version}` : "";
+}

@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { Cluster } from "../cluster/cluster.js";
+import { EventHub } from "../cluster/events.js";
+import { silentLogger } from "../host/logger.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import type { ApiContext } from "./context.js";
+import { createApiServer } from "./server.js";
+
+function build(overrides: Partial<ApiContext> = {}) {
+  const events = new EventHub();
+  const cluster = new Cluster({
+    engine: { failureRetry: 3, refreshMin: 30_000, refreshMax: 60_000, overcommit: 0.05, tls: undefined },
+    createRetry: 0,
+    logger: silentLogger,
+    events,
+    scheduler: new Scheduler([], { name: "spread", strategy: { tieBreak: "fewer-containers", score: () => ({ fits: true, score: 0 }) } }),
+  });
+  return createApiServer({
+    cluster,
+    events,
+    logger: silentLogger,
+    strategyName: "spread",
+    filterNames: ["health"],
+    experimental: false,
+    cors: false,
+    refreshOnNodeFilter: false,
+    containerNameRefreshFilter: "",
+    roleLines: () => [["Role", "primary"]],
+    ...overrides,
+  });
+}
+
+const app = build();
+afterAll(() => app.close());
+
+describe("API basics (no engines)", () => {
+  it("answers /_ping on GET and HEAD, versioned or not, with negotiation headers", async () => {
+    for (const url of ["/_ping", "/v1.41/_ping", "/v1.24/_ping"]) {
+      const get = await app.inject({ url });
+      expect(get.statusCode).toBe(200);
+      expect(get.body).toBe("OK");
+      expect(get.headers["api-version"]).toBe("1.41");
+      expect(get.headers["ostype"]).toBe("linux");
+      const head = await app.inject({ url, method: "HEAD" });
+      expect(head.statusCode).toBe(200);
+    }
+  });
+
+  it("reports version and the swarm layout of /info", async () => {
+    const version = (await app.inject({ url: "/version" })).json();
+    expect(version).toMatchObject({ ApiVersion: "1.41", MinAPIVersion: "1.12" });
+    const info = (await app.inject({ url: "/v1.41/info" })).json();
+    expect(info.SystemStatus).toEqual([
+      ["Role", "primary"],
+      ["Strategy", "spread"],
+      ["Filters", "health"],
+      ["Nodes", "0"],
+    ]);
+  });
+
+  it.each([
+    ["/v1.99/info", 400, "client version 1.99 is too new. Maximum supported API version is 1.41"],
+    ["/v1.5/info", 400, "client version 1.5 is too old. Minimum supported API version is 1.12, please upgrade your client to a newer version"],
+    ["/v1.41/containers/nope/json", 404, "No such container: nope"],
+    ["/v1.41/nowhere", 404, "page not found"],
+    ['/v1.41/containers/json?filters={"label":', 400, `invalid filter '{"label":': filters must be JSON such as {"label":["a=b"]}`],
+  ])("GET %s → %d %s", async (url, status, message) => {
+    const response = await app.inject({ url });
+    expect(response.statusCode).toBe(status);
+    expect(response.headers["content-type"]).toBe("application/json");
+    expect(response.json()).toEqual({ message });
+  });
+
+  it("answers a malformed or missing create body with 400", async () => {
+    const bad = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers: { "content-type": "application/json" }, payload: "{oops" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/^invalid JSON: /);
+    const empty = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers: { "content-type": "application/json" }, payload: "" });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json()).toEqual({ message: "config cannot be empty in order to create a container" });
+  });
+
+  it("refuses to schedule on an empty cluster with the classic message", async () => {
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1.41/containers/create",
+      headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ Image: "busybox" }),
+    });
+    expect(response.statusCode).toBe(500);
+    expect(response.json()).toEqual({ message: "No nodes available in the cluster" });
+  });
+
+  it("adds CORS headers and answers OPTIONS when enabled", async () => {
+    const cors = build({ cors: true });
+    const response = await cors.inject({ method: "OPTIONS", url: "/v1.41/containers/json" });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers["access-control-allow-origin"]).toBe("*");
+    expect(response.headers["access-control-allow-methods"]).toBe("GET, POST, DELETE, PUT, OPTIONS, HEAD");
+    await cors.close();
+  });
+});

@@ -1,0 +1,105 @@
+import type { Readable } from "node:stream";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { VERSION } from "../host/builtins.js";
+import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
+import { containerRoutes } from "./containers.js";
+import { imageRoutes } from "./images.js";
+import { systemRoutes } from "./system.js";
+
+const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
+
+export interface ApiServerOptions {
+  readonly https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean };
+  /** Extra route groups (hijacked streams, later API groups) registered after the core ones. */
+  readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
+}
+
+/**
+ * The Docker Engine API served by the manager. `/vX.Y/` prefixes are stripped before routing and
+ * kept on the raw request so proxied calls carry the client's version to the engine, as classic
+ * Swarm did. Every error leaves as Docker's `{"message": "…"}` with its status.
+ */
+export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
+    // Requests are not logged per line: the manager logs what matters (errors, placements).
+    logger: false,
+    bodyLimit: 64 * 1024 * 1024,
+    // Docker clients hold long streams (events, logs -f, attach): never time them out here.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    rewriteUrl(request) {
+      const url = request.url ?? "/";
+      const match = VERSION_PREFIX.exec(url.split("?")[0] ?? "");
+      if (!match) return url;
+      (request as { apiVersion?: string }).apiVersion = match[1];
+      return url.slice(match[1]!.length + 2) || "/";
+    },
+  }) as unknown as FastifyInstance;
+
+  app.removeAllContentTypeParsers();
+  // An empty body with a JSON content type is normal for Docker clients (`start`, `stop`).
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new SwarmError("BadRequest", `invalid JSON: ${errorMessage(err)}`), undefined);
+    }
+  });
+  // Everything else (tar archives, images, raw stdin) is streamed through untouched.
+  app.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
+
+  app.addHook("onRequest", async (request, reply) => {
+    const apiVersion = clusterApiVersion(ctx.cluster);
+    void reply.header("API-Version", apiVersion);
+    void reply.header("Docker-Experimental", String(ctx.experimental));
+    void reply.header("Ostype", "linux");
+    void reply.header("Server", `Swarm/${VERSION} (linux)`);
+    if (ctx.cors) {
+      void reply.header("Access-Control-Allow-Origin", "*");
+      void reply.header("Access-Control-Allow-Headers", "Origin, X-Requested-With, Content-Type, Accept");
+      void reply.header("Access-Control-Allow-Methods", "GET, POST, DELETE, PUT, OPTIONS, HEAD");
+    }
+    const requested = (request.raw as { apiVersion?: string }).apiVersion;
+    if (requested === undefined) return;
+    if (compareApiVersions(requested, apiVersion) > 0) {
+      throw new SwarmError("BadRequest", `client version ${requested} is too new. Maximum supported API version is ${apiVersion}`);
+    }
+    if (compareApiVersions(requested, MIN_API_VERSION) < 0) {
+      throw new SwarmError(
+        "BadRequest",
+        `client version ${requested} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+      );
+    }
+  });
+
+  // dockerd answers `application/json` without a charset, and the docker CLI parses error bodies
+  // only when the header is exactly that.
+  app.addHook("onSend", async (_request, reply, payload) => {
+    const type = reply.getHeader("content-type");
+    if (typeof type === "string" && type.startsWith("application/json;")) void reply.header("content-type", "application/json");
+    return payload;
+  });
+
+  app.setErrorHandler((error: FastifyError | SwarmError, _request, reply) => {
+    const status = isSwarmError(error) ? error.status : typeof error.statusCode === "number" ? error.statusCode : 500;
+    if (status >= 500) ctx.logger.error(`HTTP error: ${error.message}`, { status });
+    else ctx.logger.debug(`HTTP error: ${error.message}`, { status });
+    void reply.code(status).header("content-type", "application/json").send(JSON.stringify({ message: error.message }));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    if (ctx.cors && request.method === "OPTIONS") return reply.code(200).send();
+    return reply.code(404).header("content-type", "application/json").send(JSON.stringify({ message: "page not found" }));
+  });
+
+  systemRoutes(app, ctx);
+  containerRoutes(app, ctx);
+  imageRoutes(app, ctx);
+  for (const register of options.extraRoutes ?? []) register(app, ctx);
+  return app;
+}

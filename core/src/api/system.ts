@@ -1,0 +1,164 @@
+import os from "node:os";
+import type { FastifyInstance } from "fastify";
+import { eventTimeNano, type ClusterEvent } from "../cluster/events.js";
+import { SwarmError } from "../errors/catalog.js";
+import { GIT_COMMIT, VERSION } from "../host/builtins.js";
+import { MIN_API_VERSION, clusterApiVersion, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
+
+export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get("/_ping", async (_request, reply) => {
+    void reply.header("Cache-Control", "no-cache, no-store, must-revalidate").header("Pragma", "no-cache");
+    return reply.type("text/plain; charset=utf-8").send("OK");
+  });
+
+  app.get("/version", async () => ({
+    Platform: { Name: "swarm" },
+    Version: `swarm/${VERSION}`,
+    ApiVersion: clusterApiVersion(ctx.cluster),
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: GIT_COMMIT,
+    GoVersion: process.version,
+    Os: process.platform,
+    Arch: os.arch() === "x64" ? "amd64" : os.arch(),
+    KernelVersion: os.release() || "<unknown>",
+    Experimental: ctx.experimental,
+    BuildTime: "<unknown>",
+    Components: [{ Name: "Swarm", Version: VERSION, Details: { ApiVersion: clusterApiVersion(ctx.cluster) } }],
+  }));
+
+  app.get("/info", async () => {
+    const cluster = ctx.cluster;
+    let running = 0;
+    let paused = 0;
+    let stopped = 0;
+    for (const { record } of cluster.containers()) {
+      const state = record.inspect.State;
+      if (state.Paused) paused++;
+      else if (state.Running) running++;
+      else stopped++;
+    }
+    const engines = cluster.validatedEngines();
+    return {
+      ID: "",
+      Containers: running + paused + stopped,
+      ContainersRunning: running,
+      ContainersPaused: paused,
+      ContainersStopped: stopped,
+      Images: engines.reduce((sum, e) => sum + e.images.length, 0),
+      Driver: "",
+      DriverStatus: null,
+      SystemStatus: [...ctx.roleLines(), ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ...cluster.statusLines()],
+      Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
+      MemoryLimit: true,
+      SwapLimit: true,
+      CpuCfsPeriod: true,
+      CpuCfsQuota: true,
+      CPUShares: true,
+      CPUSet: true,
+      IPv4Forwarding: true,
+      BridgeNfIptables: true,
+      BridgeNfIp6tables: true,
+      OomKillDisable: true,
+      Debug: false,
+      NFd: 0,
+      NGoroutines: 0,
+      SystemTime: new Date().toISOString(),
+      LoggingDriver: "",
+      CgroupDriver: "",
+      NEventsListener: ctx.events.subscriberCount,
+      KernelVersion: os.release() || "<unknown>",
+      OperatingSystem: os.platform(),
+      OSType: "linux",
+      Architecture: os.arch() === "x64" ? "x86_64" : os.arch(),
+      IndexServerAddress: "https://index.docker.io/v1/",
+      NCPU: engines.reduce((sum, e) => sum + e.cpus, 0),
+      MemTotal: engines.reduce((sum, e) => sum + e.memory, 0),
+      DockerRootDir: "",
+      HttpProxy: process.env.http_proxy ?? "",
+      HttpsProxy: process.env.https_proxy ?? "",
+      NoProxy: process.env.no_proxy ?? "",
+      Name: os.hostname() || "<unknown>",
+      Labels: [],
+      ExperimentalBuild: ctx.experimental,
+      ServerVersion: `swarm/${VERSION}`,
+      Runtimes: {},
+      DefaultRuntime: "",
+      Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+      LiveRestoreEnabled: false,
+      Isolation: "",
+      InitBinary: "",
+      SecurityOptions: [],
+      Warnings: null,
+    };
+  });
+
+  app.get("/events", async (request, reply) => {
+    const q = query(request);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const since = q.since ? parseEventTime(q.since, "since") : undefined;
+    const until = q.until ? parseEventTime(q.until, "until") : undefined;
+    const filters = parseFilters(q.filters);
+    const matches = (event: ClusterEvent) => eventMatches(event, filters);
+
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), "Content-Type": "application/json" });
+    raw.flushHeaders();
+    const write = (event: ClusterEvent) => {
+      if (matches(event)) raw.write(`${JSON.stringify(event)}\n`);
+    };
+    if (since !== undefined) for (const event of ctx.events.replay(since, until)) write(event);
+    if (until !== undefined && until <= now) {
+      raw.end();
+      return;
+    }
+    const unsubscribe = ctx.events.subscribe((event) => {
+      if (until !== undefined && eventTimeNano(event) >= until) return;
+      write(event);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      if (!raw.writableEnded) raw.end();
+    };
+    if (until !== undefined) timer = setTimeout(finish, Number((until - now) / 1_000_000n));
+    raw.once("close", finish);
+  });
+}
+
+/** Unix seconds with optional fraction (`1700000000.5`), or an RFC 3339 date, as dockerd accepts. */
+function parseEventTime(value: string, name: string): bigint {
+  if (/^\d+(\.\d+)?$/.test(value)) {
+    const [seconds = "0", fraction = ""] = value.split(".");
+    return BigInt(seconds) * 1_000_000_000n + BigInt((fraction + "000000000").slice(0, 9));
+  }
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new SwarmError("BadRequest", `invalid value for ${name}: ${value}`);
+  return BigInt(ms) * 1_000_000n;
+}
+
+function eventMatches(event: ClusterEvent, filters: Filters): boolean {
+  const attributes = event.Actor?.Attributes ?? {};
+  const type = event.Type ?? "";
+  const action = event.Action ?? event.status ?? "";
+  const id = event.Actor?.ID ?? event.id ?? "";
+  const checks: Record<string, (value: string) => boolean> = {
+    type: (v) => type === v,
+    event: (v) => action === v || action.split(":")[0] === v,
+    container: (v) => type === "container" && (id === v || id.startsWith(v) || attributes.name === v),
+    image: (v) => attributes.image === v || (type === "image" && (id === v || attributes.name === v)),
+    network: (v) => type === "network" && (id === v || attributes.name === v),
+    volume: (v) => type === "volume" && id === v,
+    label: (v) => labelMatches(attributes, v),
+    node: (v) => event.node.Name === v || event.node.Id === v,
+    daemon: (v) => event.node.Name === v || event.node.Id === v,
+    scope: (v) => (event.scope ?? "local") === v,
+  };
+  for (const [key, values] of Object.entries(filters)) {
+    const check = checks[key];
+    if (!check) continue;
+    if (!values.some(check)) return false;
+  }
+  return true;
+}

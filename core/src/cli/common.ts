@@ -1,0 +1,61 @@
+import { InvalidArgumentError } from "commander";
+import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { createPino, wrapPino, type LogLevel, LOG_LEVELS } from "../host/logger.js";
+import type { Logger } from "../extension-points/plugin.js";
+
+export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function integerOption(flag: string) {
+  return (value: string): number => {
+    if (!/^[-+]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`invalid value for ${flag}: ${value} is not an integer`);
+    return Number.parseInt(value, 10);
+  };
+}
+
+/** `key=value` pairs of repeated `--discovery-opt` / `--cluster-opt` flags. */
+export function keyValuePairs(values: readonly string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    if (eq < 0) throw new SwarmError("Config", `${flag} must contain key=value strings`);
+    out[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Discovery argument resolution shared by manage, join and list (§1.2). */
+export function discoveryArgument(args: readonly string[], command: string, fromConfig?: string): string {
+  if (args.length === 1 && args[0]) return args[0];
+  const env = process.env.SWARM_DISCOVERY;
+  if (env) return env;
+  if (fromConfig) return fromConfig;
+  throw new SwarmError("Config", `discovery required to ${command} a cluster. See 'swarm ${command} --help'.`);
+}
+
+export interface GlobalOptions {
+  debug?: boolean;
+  logLevel?: string;
+  experimental?: boolean;
+}
+
+export function logLevelOf(global: GlobalOptions): LogLevel {
+  if (global.logLevel !== undefined) {
+    if (!LOG_LEVELS.includes(global.logLevel as LogLevel)) {
+      throw new SwarmError("Config", `invalid log level ${global.logLevel} (options: ${LOG_LEVELS.join(", ")})`);
+    }
+    return global.logLevel as LogLevel;
+  }
+  return global.debug ? "debug" : "info";
+}
+
+export function makeLogger(level: LogLevel): { logger: Logger; pino: ReturnType<typeof createPino> } {
+  const pino = createPino(level);
+  return { logger: wrapPino(pino), pino };
+}
+
+/** Classic Swarm logged fatal errors and exited 1; the message goes to stderr for humans and scripts. */
+export function fatal(err: unknown): never {
+  const message = isSwarmError(err) || err instanceof Error ? errorMessage(err) : String(err);
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}

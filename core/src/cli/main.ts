@@ -1,0 +1,31 @@
+import "reflect-metadata";
+import { Command } from "commander";
+import { VERSION, GIT_COMMIT } from "../host/builtins.js";
+import { manageCommand } from "./manage.js";
+import { fatal, logLevelOf, type GlobalOptions } from "./common.js";
+
+/** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
+export function buildProgram(): Command {
+  const program = new Command("swarm")
+    .usage("[OPTIONS] COMMAND [arg...]")
+    .description(`A Docker-native clustering system\n\nVersion: ${VERSION} (${GIT_COMMIT})`)
+    .version(`swarm version ${VERSION} (${GIT_COMMIT})`, "-v, --version", "print the version")
+    .helpOption("-h, --help", "show help")
+    .option("--debug", "debug mode [$DEBUG]", process.env.DEBUG !== undefined && process.env.DEBUG !== "" && process.env.DEBUG !== "0")
+    .option("-l, --log-level <level>", 'Log level (options: debug, info, warn, error, fatal, panic) (default: "info")')
+    .option("--experimental", "enable experimental features")
+    .addHelpCommand("help [command]", "Shows a list of commands or help for one command")
+    .showHelpAfterError("Run 'swarm COMMAND --help' for more information on a command.")
+    .hook("preAction", (thisCommand) => {
+      try {
+        logLevelOf(thisCommand.opts<GlobalOptions>());
+      } catch (err) {
+        fatal(err);
+      }
+    });
+  manageCommand(program);
+  program.addHelpText("after", "\nRun 'swarm COMMAND --help' for more information on a command.");
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

@@ -1,0 +1,127 @@
+import { Command, Option } from "commander";
+import { loadConfig } from "../config/load.js";
+import type { SwarmConfig } from "../config/schema.js";
+import { resolveManagerSettings } from "../config/settings.js";
+import { DEFAULT_FILTERS } from "../host/builtins.js";
+import { startManager } from "../host/manager.js";
+import { collect, discoveryArgument, fatal, integerOption, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+
+interface ManageFlags {
+  config?: string;
+  strategy?: string;
+  filter?: string[];
+  host?: string[];
+  replication?: boolean;
+  replicationTtl?: string;
+  advertise?: string;
+  addr?: string;
+  tls?: boolean;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  tlsverify?: boolean;
+  engineRefreshMinInterval?: string;
+  engineRefreshMaxInterval?: string;
+  engineFailureRetry?: number;
+  engineRefreshRetry?: number;
+  heartbeat?: string;
+  apiEnableCors?: boolean;
+  cors?: boolean;
+  clusterDriver?: string;
+  clusterOpt?: string[];
+  discoveryOpt?: string[];
+  refreshOnNodeFilter?: boolean;
+  containerNameRefreshFilter?: string;
+}
+
+/** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
+export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmConfig {
+  const config: SwarmConfig = {};
+  const set = <K extends keyof SwarmConfig>(key: K, value: SwarmConfig[K] | undefined): void => {
+    if (value !== undefined) Object.assign(config, { [key]: value });
+  };
+  set("strategy", flags.strategy);
+  set("filters", flags.filter);
+  const envHosts = process.env.SWARM_HOST?.split(",").filter((h) => h !== "");
+  set("hosts", flags.host ?? (envHosts && envHosts.length > 0 ? envHosts : undefined));
+  set("replication", flags.replication);
+  set("replicationTtl", flags.replicationTtl);
+  set("advertise", flags.advertise ?? flags.addr ?? process.env.SWARM_ADVERTISE);
+  set("tls", flags.tls);
+  set("tlsVerify", flags.tlsverify);
+  set("tlsCaCert", flags.tlscacert);
+  set("tlsCert", flags.tlscert);
+  set("tlsKey", flags.tlskey);
+  set("engineRefreshMinInterval", flags.engineRefreshMinInterval);
+  set("engineRefreshMaxInterval", flags.engineRefreshMaxInterval);
+  set("engineFailureRetry", flags.engineFailureRetry);
+  set("engineRefreshRetry", flags.engineRefreshRetry);
+  set("heartbeat", flags.heartbeat);
+  set("cors", flags.apiEnableCors ?? flags.cors);
+  set("clusterDriver", flags.clusterDriver);
+  if (flags.clusterOpt) config.clusterOptions = keyValuePairs(flags.clusterOpt, "--cluster-opt");
+  if (flags.discoveryOpt) config.discoveryOptions = keyValuePairs(flags.discoveryOpt, "--discovery-opt");
+  set("refreshOnNodeFilter", flags.refreshOnNodeFilter);
+  set("containerNameRefreshFilter", flags.containerNameRefreshFilter);
+  set("debug", global.debug);
+  set("experimental", global.experimental);
+  if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
+  return config;
+}
+
+export function manageCommand(program: Command): Command {
+  return program
+    .command("manage")
+    .alias("m")
+    .summary("Manage a docker cluster")
+    .description("Manage a docker cluster")
+    .usage("[OPTIONS] <discovery>")
+    .argument("[discovery...]", "discovery service to use [$SWARM_DISCOVERY]")
+    .option("--config <file>", "config file (default: searched for as swarm.config.*, .swarmrc*, package.json \"swarm\")")
+    .option("--strategy <strategy>", 'placement strategy to use [spread, binpack, random] (default: "spread")')
+    .option("-f, --filter <filter>", `filter to use, repeatable (default: ${DEFAULT_FILTERS.join(", ")})`, collect)
+    .option("-H, --host <address>", 'ip/socket to listen on, repeatable (default: "tcp://127.0.0.1:2375") [$SWARM_HOST]', collect)
+    .option("--replication", "Enable Swarm manager replication")
+    .option("--replication-ttl <duration>", 'Leader lock release time on failure (default: "20s")')
+    .option("--advertise <address>", "Address of the swarm manager joining the cluster. Other swarm manager(s) MUST be able to reach the swarm manager at this address. [$SWARM_ADVERTISE]")
+    .addOption(new Option("--addr <address>").hideHelp())
+    .option("--tls", "use TLS; implied by --tlsverify=true")
+    .option("--tlscacert <file>", "trust only remotes providing a certificate signed by the CA given here")
+    .option("--tlscert <file>", "path to TLS certificate file")
+    .option("--tlskey <file>", "path to TLS key file")
+    .option("--tlsverify", "use TLS and verify the remote")
+    .option("--engine-refresh-min-interval <duration>", 'set engine refresh minimum interval (default: "30s")')
+    .option("--engine-refresh-max-interval <duration>", 'set engine refresh maximum interval (default: "60s")')
+    .option("--engine-failure-retry <n>", "set engine failure retry count (default: 3)", integerOption("--engine-failure-retry"))
+    .addOption(new Option("--engine-refresh-retry <n>", "deprecated; use --engine-failure-retry").argParser(integerOption("--engine-refresh-retry")))
+    .option("--heartbeat <duration>", 'period between each heartbeat (default: "60s")')
+    .option("--api-enable-cors, --cors", "enable CORS headers in the remote API")
+    .option("-c, --cluster-driver <driver>", 'cluster driver to use [swarm] (default: "swarm")')
+    .option("--cluster-opt <key=value>", "cluster driver options, repeatable:\n  * swarm.overcommit=0.05  overcommit to apply on resources\n  * swarm.createretry=0  container create retry count after initial failure", collect)
+    .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
+    .option("--refresh-on-node-filter", "refresh the named nodes' containers before listing with a node filter")
+    .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")
+    .action(async (args: string[], flags: ManageFlags, command: Command) => {
+      const global = command.optsWithGlobals<GlobalOptions>();
+      try {
+        const loaded = await loadConfig(flags.config === undefined ? {} : { explicitFile: flags.config });
+        const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig(flags, global) };
+        merged.discovery = discoveryArgument(args, "manage", loaded.config.discovery);
+        const settings = resolveManagerSettings(merged, loaded.baseDir);
+        const { logger } = makeLogger(settings.logLevel);
+        if (loaded.file) logger.info(`Using config file ${loaded.file}`);
+        const manager = await startManager(settings, logger);
+        const shutdown = (signal: string) => {
+          logger.info(`Received ${signal}, shutting down`);
+          void manager.stop().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once("SIGTERM", () => shutdown("SIGTERM"));
+        process.once("SIGINT", () => shutdown("SIGINT"));
+      } catch (err) {
+        fatal(err);
+      }
+    });
+}

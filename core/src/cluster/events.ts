@@ -1,0 +1,65 @@
+import type { DockerEvent } from "../engines/docker-types.js";
+
+export interface NodeStamp {
+  readonly Name: string;
+  readonly Id: string;
+  readonly Addr: string;
+  readonly Ip: string;
+}
+
+export type ClusterEvent = DockerEvent & { node: NodeStamp };
+
+type Listener = (event: ClusterEvent) => void;
+
+/**
+ * Fans engine events out to `/events` clients and internal listeners. Events are decorated as
+ * classic Swarm did (`from` gets ` node:<name>`, Actor attributes get `node.*`, a top-level
+ * `node` object), and a bounded history lets `/events?since=` replay what already happened.
+ */
+export class EventHub {
+  private readonly listeners = new Set<Listener>();
+  private readonly history: ClusterEvent[] = [];
+
+  constructor(private readonly historyLimit = 10_000) {}
+
+  publish(event: DockerEvent, node: NodeStamp): ClusterEvent {
+    const attributes = { ...(event.Actor?.Attributes ?? {}) };
+    attributes["node.name"] = node.Name;
+    attributes["node.id"] = node.Id;
+    attributes["node.addr"] = node.Addr;
+    attributes["node.ip"] = node.Ip;
+    const decorated: ClusterEvent = {
+      ...event,
+      Actor: { ID: event.Actor?.ID ?? event.id ?? "", Attributes: attributes },
+      node,
+    };
+    if (event.Type !== "swarm" || event.from !== undefined) decorated.from = `${event.from ?? ""} node:${node.Name}`;
+    else decorated.from = `swarm node:${node.Name}`;
+    this.history.push(decorated);
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    for (const listener of this.listeners) listener(decorated);
+    return decorated;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get subscriberCount(): number {
+    return this.listeners.size;
+  }
+
+  /** Events already seen with `timeNano` in [sinceNano, untilNano). */
+  replay(sinceNano: bigint, untilNano: bigint | undefined): ClusterEvent[] {
+    return this.history.filter((event) => {
+      const t = eventTimeNano(event);
+      return t >= sinceNano && (untilNano === undefined || t < untilNano);
+    });
+  }
+}
+
+export function eventTimeNano(event: DockerEvent): bigint {
+  if (typeof event.timeNano === "number") return BigInt(Math.trunc(event.timeNano));
+  return BigInt(Math.trunc(event.time ?? 0)) * 1_000_000_000n;
+}

@@ -1,0 +1,57 @@
+import { Type, type Static } from "typebox";
+
+/**
+ * The config file (found by cosmiconfig under the module name `swarm`). Keys mirror classic
+ * `swarm manage` flags; flags given on the command line win over the file. Durations are Go
+ * duration strings (`30s`, `1m30s`) as on the command line.
+ */
+export const SwarmConfigSchema = Type.Object(
+  {
+    plugins: Type.Optional(Type.Array(Type.String(), { description: "extra plugin packages or files to load" })),
+    builtins: Type.Optional(Type.Boolean({ description: "load the built-in plugins (default true)" })),
+    discovery: Type.Optional(Type.String()),
+    discoveryOptions: Type.Optional(Type.Record(Type.String(), Type.String())),
+    strategy: Type.Optional(Type.String()),
+    filters: Type.Optional(Type.Array(Type.String())),
+    hosts: Type.Optional(Type.Array(Type.String())),
+    advertise: Type.Optional(Type.String()),
+    heartbeat: Type.Optional(Type.String()),
+    replication: Type.Optional(Type.Boolean()),
+    replicationTtl: Type.Optional(Type.String()),
+    tls: Type.Optional(Type.Boolean()),
+    tlsVerify: Type.Optional(Type.Boolean()),
+    tlsCaCert: Type.Optional(Type.String()),
+    tlsCert: Type.Optional(Type.String()),
+    tlsKey: Type.Optional(Type.String()),
+    engineRefreshMinInterval: Type.Optional(Type.String()),
+    engineRefreshMaxInterval: Type.Optional(Type.String()),
+    engineFailureRetry: Type.Optional(Type.Integer()),
+    engineRefreshRetry: Type.Optional(Type.Integer()),
+    cors: Type.Optional(Type.Boolean()),
+    clusterDriver: Type.Optional(Type.String()),
+    clusterOptions: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
+    refreshOnNodeFilter: Type.Optional(Type.Boolean()),
+    containerNameRefreshFilter: Type.Optional(Type.String()),
+    logLevel: Type.Optional(
+      Type.Union([
+        Type.Literal("debug"),
+        Type.Literal("info"),
+        Type.Literal("warn"),
+        Type.Literal("error"),
+        Type.Literal("fatal"),
+        Type.Literal("panic"),
+      ]),
+    ),
+    debug: Type.Optional(Type.Boolean()),
+    experimental: Type.Optional(Type.Boolean()),
+    pluginOptions: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+  },
+  { additionalProperties: false },
+);
+
+export type SwarmConfig = Static<typeof SwarmConfigSchema>;
+
+/** Typed helper for `swarm.config.ts` / `.mjs` files. */
+export function defineConfig(config: SwarmConfig): SwarmConfig {
+  return config;
+}

@@ -1,0 +1,182 @@
+import { readFileSync } from "node:fs";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../host/builtins.js";
+import type { LogLevel } from "../host/logger.js";
+import { parseHostPort } from "../util/address.js";
+import { parseGoDuration } from "../util/duration.js";
+import type { SwarmConfig } from "./schema.js";
+
+export interface TlsSettings {
+  readonly verify: boolean;
+  readonly ca: Buffer | undefined;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** The manager's settings after file and flags are merged and checked. Durations in ms. */
+export interface ManagerSettings {
+  readonly discovery: string;
+  readonly discoveryOptions: Readonly<Record<string, string>>;
+  readonly strategy: string;
+  readonly filters: readonly string[];
+  readonly hosts: readonly string[];
+  readonly heartbeat: number;
+  readonly advertise: string | undefined;
+  readonly replication: { readonly enabled: boolean; readonly ttl: number };
+  readonly tls: TlsSettings | undefined;
+  readonly engine: { readonly refreshMin: number; readonly refreshMax: number; readonly failureRetry: number };
+  readonly cluster: { readonly driver: string; readonly overcommit: number; readonly createRetry: number };
+  readonly cors: boolean;
+  readonly refreshOnNodeFilter: boolean;
+  readonly containerNameRefreshFilter: string;
+  readonly logLevel: LogLevel;
+  readonly debug: boolean;
+  readonly experimental: boolean;
+  readonly plugins: readonly string[];
+  readonly builtins: boolean;
+  readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  readonly baseDir: string;
+  /** Non-fatal remarks to log at start (e.g. a negative overcommit). */
+  readonly warnings: readonly string[];
+}
+
+function fail(message: string): never {
+  throw new SwarmError("Config", message);
+}
+
+export function durationOption(value: string, flag: string): number {
+  try {
+    return parseGoDuration(value);
+  } catch (err) {
+    return fail(`invalid ${flag}: ${errorMessage(err)}`);
+  }
+}
+
+export function checkAdvertise(advertise: string): void {
+  try {
+    const { port } = parseHostPort(advertise);
+    if (port < 1 || port > 65535) throw new Error("port out of range");
+  } catch {
+    fail("--advertise should be of the form ip:port or hostname:port");
+  }
+}
+
+function readFile(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    return fail(`${what}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Applies classic `swarm manage`'s validation, in its order and with its messages (§1.6), to the
+ * merged config. Plugin names (strategy, filters, discovery scheme) are checked later, against
+ * what was actually loaded.
+ */
+export function resolveManagerSettings(config: SwarmConfig, baseDir: string): ManagerSettings {
+  const warnings: string[] = [];
+
+  // 1. TLS
+  let tls: TlsSettings | undefined;
+  const wantsTls = config.tls === true || config.tlsVerify === true;
+  if (wantsTls) {
+    if (!config.tlsCert || !config.tlsKey) fail("--tlscert and --tlskey must be provided when using --tls");
+    if (config.tlsVerify && !config.tlsCaCert) fail("--tlscacert must be provided when using --tlsverify");
+    const cert = readFile(config.tlsCert, `Couldn't load X509 key pair (${config.tlsCert}, ${config.tlsKey})`);
+    const key = readFile(config.tlsKey, `Couldn't load X509 key pair (${config.tlsCert}, ${config.tlsKey})`);
+    const ca = config.tlsCaCert ? readFile(config.tlsCaCert, "Couldn't read CA certificate") : undefined;
+    tls = { verify: config.tlsVerify === true, ca, cert, key };
+  } else if (config.tlsCert || config.tlsKey || config.tlsCaCert) {
+    fail("--tlscert, --tlskey and --tlscacert require the use of either --tls or --tlsverify");
+  }
+
+  // 2. Engine refresh
+  let refreshMin: number;
+  try {
+    refreshMin = parseGoDuration(config.engineRefreshMinInterval ?? "30s");
+  } catch {
+    refreshMin = 0;
+  }
+  if (refreshMin <= 0) fail("min refresh interval should be a positive number");
+  let refreshMax: number;
+  try {
+    refreshMax = parseGoDuration(config.engineRefreshMaxInterval ?? "60s");
+  } catch {
+    refreshMax = 0;
+  }
+  if (refreshMax < refreshMin) fail("max refresh interval cannot be less than min refresh interval");
+  if (config.engineRefreshRetry !== undefined && config.engineRefreshRetry !== 3) {
+    fail("--engine-refresh-retry is deprecated. Use --engine-failure-retry");
+  }
+  const failureRetry = config.engineFailureRetry ?? 3;
+  if (failureRetry <= 0) fail("invalid failure retry count");
+
+  // 3. Discovery and heartbeat
+  if (!config.discovery) fail("discovery required to manage a cluster. See 'swarm manage --help'.");
+  const heartbeat = durationOption(config.heartbeat ?? "60s", "--heartbeat");
+  if (heartbeat < 1000) fail("--heartbeat should be at least one second");
+
+  // 4. Cluster driver and its options
+  const driver = config.clusterDriver ?? NATIVE_BACKEND;
+  if (driver !== NATIVE_BACKEND) fail(`unsupported cluster "${driver}"`);
+  const options = config.clusterOptions ?? {};
+  const overcommitRaw = options["swarm.overcommit"];
+  let overcommit = overcommitRaw === undefined ? 0.05 : Number(overcommitRaw);
+  if (Number.isNaN(overcommit)) overcommit = 0;
+  if (overcommit <= -1) fail(`swarm.overcommit should be larger than -1, ${overcommit.toFixed(6)} is invalid`);
+  if (overcommit < 0) warnings.push("-1 < swarm.overcommit < 0 will make swarm take less resource than docker engine offers");
+  const createRetryRaw = options["swarm.createretry"];
+  const createRetry = createRetryRaw === undefined ? 0 : parseGoInt(String(createRetryRaw));
+  if (createRetry < 0) fail(`swarm.createretry can not be negative, ${createRetry} is invalid`);
+
+  // 5. Replication
+  const replication = config.replication === true;
+  let replicationTtl = 20_000;
+  if (replication) {
+    if (!config.advertise) fail("--advertise address must be provided when using --leader-election");
+    checkAdvertise(config.advertise);
+    replicationTtl = durationOption(config.replicationTtl ?? "20s", "--replication-ttl");
+    if (replicationTtl <= 0) fail("--replication-ttl should be a positive number");
+  }
+
+  const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
+  return {
+    discovery: config.discovery,
+    discoveryOptions: config.discoveryOptions ?? {},
+    strategy: config.strategy ?? DEFAULT_STRATEGY,
+    filters: config.filters && config.filters.length > 0 ? config.filters : DEFAULT_FILTERS,
+    hosts,
+    heartbeat,
+    advertise: config.advertise,
+    replication: { enabled: replication, ttl: replicationTtl },
+    tls,
+    engine: { refreshMin, refreshMax, failureRetry },
+    cluster: { driver, overcommit, createRetry },
+    cors: config.cors === true,
+    refreshOnNodeFilter: config.refreshOnNodeFilter === true,
+    containerNameRefreshFilter: config.containerNameRefreshFilter ?? "",
+    logLevel: config.logLevel ?? (config.debug ? "debug" : "info"),
+    debug: config.debug === true,
+    experimental: config.experimental === true,
+    plugins: config.plugins ?? [],
+    builtins: config.builtins !== false,
+    pluginOptions: config.pluginOptions ?? {},
+    baseDir,
+    warnings,
+  };
+}
+
+/** Go's strconv.ParseInt(s, 0, 64): base prefixes 0x, 0o, 0b and a leading 0 for octal. */
+function parseGoInt(text: string): number {
+  const match = /^([-+]?)(0x[0-9a-f]+|0o?[0-7]+|0b[01]+|\d+)$/i.exec(text.trim());
+  if (!match) fail(`swarm.createretry: invalid integer ${JSON.stringify(text)}`);
+  const [, sign = "", digits = ""] = match;
+  let value: number;
+  if (/^0x/i.test(digits)) value = Number.parseInt(digits.slice(2), 16);
+  else if (/^0b/i.test(digits)) value = Number.parseInt(digits.slice(2), 2);
+  else if (/^0o/i.test(digits)) value = Number.parseInt(digits.slice(2), 8);
+  else if (digits.length > 1 && digits.startsWith("0")) value = Number.parseInt(digits.slice(1), 8);
+  else value = Number.parseInt(digits, 10);
+  return sign === "-" ? -value : value;
+}

@@ -1,0 +1,39 @@
+/**
+ * Names are spelled once: the built-in plugin packages, classic Swarm's default filter order and
+ * strategy. Core keeps only these specifiers; it loads the built-ins through the same loader as a
+ * third party's package.
+ */
+export const BUILTIN_PLUGINS: readonly string[] = [
+  "@swarm/discovery-static",
+  "@swarm/discovery-token",
+  "@swarm/discovery-etcd",
+  "@swarm/discovery-zk",
+  "@swarm/discovery-consul",
+  "@swarm/filter-health",
+  "@swarm/filter-port",
+  "@swarm/filter-containerslots",
+  "@swarm/filter-dependency",
+  "@swarm/filter-affinity",
+  "@swarm/filter-constraint",
+  "@swarm/filter-whitelist",
+  "@swarm/strategy-spread",
+  "@swarm/strategy-binpack",
+  "@swarm/strategy-random",
+];
+
+export const DEFAULT_FILTERS: readonly string[] = [
+  "health",
+  "port",
+  "containerslots",
+  "dependency",
+  "affinity",
+  "constraint",
+  "whitelist",
+];
+
+export const DEFAULT_STRATEGY = "spread";
+export const NATIVE_BACKEND = "swarm";
+export const DEFAULT_HOST = "tcp://127.0.0.1:2375";
+export const DEFAULT_KV_PATH = "docker/swarm/nodes";
+export const VERSION = "0.1.0";
+export const GIT_COMMIT = "HEAD";

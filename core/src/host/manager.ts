@@ -1,0 +1,249 @@
+import { chmod, rm } from "node:fs/promises";
+import type { FastifyInstance } from "fastify";
+import type { ApiContext } from "../api/context.js";
+import { createApiServer } from "../api/server.js";
+import { Cluster } from "../cluster/cluster.js";
+import { EventHub } from "../cluster/events.js";
+import type { ManagerSettings } from "../config/settings.js";
+import type { Discovery } from "../extension-points/discovery.js";
+import type { Logger } from "../extension-points/plugin.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { Scheduler } from "../scheduler/scheduler.js";
+import { BUILTIN_PLUGINS } from "./builtins.js";
+import { PluginHost } from "./plugin-host.js";
+import type { LoadedPlugin } from "./loader.js";
+
+export interface ListenAddress {
+  readonly kind: "tcp" | "unix";
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+/** `tcp://h:p`, `unix:///path`, or bare `h:p`; `:4000` means every interface (§1.6). */
+export function parseListenAddress(value: string): ListenAddress {
+  const scheme = value.includes("://") ? value.slice(0, value.indexOf("://")) : "tcp";
+  const rest = value.includes("://") ? value.slice(value.indexOf("://") + 3) : value;
+  if (scheme === "unix") return { kind: "unix", host: "", port: 0, path: rest };
+  if (scheme !== "tcp") throw new SwarmError("Config", `unsupported protocol: "${scheme}"`);
+  const colon = rest.lastIndexOf(":");
+  const port = Number.parseInt(rest.slice(colon + 1), 10);
+  if (colon < 0 || !(port >= 0 && port <= 65535)) throw new SwarmError("Config", `invalid listen address ${value}: expected tcp://host:port`);
+  let host = rest.slice(0, colon);
+  if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+  return { kind: "tcp", host: host === "" ? "0.0.0.0" : host, port, path: "" };
+}
+
+export interface Manager {
+  readonly cluster: Cluster;
+  readonly host: PluginHost;
+  readonly app: FastifyInstance;
+  /** The addresses actually bound (useful when a port was 0). */
+  readonly addresses: readonly string[];
+  stop(): Promise<void>;
+}
+
+/** Split a discovery URL at the first `://`; without one the whole string is a `nodes` list. */
+export function splitDiscoveryUrl(raw: string): { scheme: string; path: string; raw: string } {
+  const at = raw.indexOf("://");
+  if (at < 0) return { scheme: "nodes", path: raw, raw };
+  return { scheme: raw.slice(0, at), path: raw.slice(at + 3), raw };
+}
+
+/** Loads the built-ins plus the configured plugins through the one loader. */
+export async function loadPlugins(host: PluginHost, settings: Pick<ManagerSettings, "builtins" | "plugins" | "baseDir">): Promise<LoadedPlugin[]> {
+  const specifiers = [...(settings.builtins ? BUILTIN_PLUGINS : []), ...settings.plugins];
+  return host.load(specifiers, settings.baseDir);
+}
+
+export function discoveryPlugin(host: PluginHost, url: string): LoadedPlugin {
+  const { scheme } = splitDiscoveryUrl(url);
+  const plugin = host.registry.discoveryFor(scheme);
+  if (!plugin) {
+    throw new SwarmError(
+      "Config",
+      `discovery service not supported: ${scheme}:// (supported: ${host.registry.discoverySchemes().map((s) => `${s}://`).join(", ")})`,
+    );
+  }
+  return plugin;
+}
+
+/** Creates the discovery backend for `url` (used by manage, join and list). */
+export async function createDiscovery(
+  host: PluginHost,
+  url: string,
+  options: { heartbeat: number; ttl: number; discoveryOptions: Readonly<Record<string, string>>; pluginOptions?: Readonly<Record<string, unknown>> },
+): Promise<Discovery> {
+  const plugin = discoveryPlugin(host, url);
+  const validated = host.validateOptions(plugin, options.pluginOptions as Record<string, unknown> | undefined);
+  const started = await host.create("discovery", plugin, validated, {
+    uri: splitDiscoveryUrl(url),
+    heartbeat: options.heartbeat,
+    ttl: options.ttl,
+    discoveryOptions: options.discoveryOptions,
+  });
+  return started.instance;
+}
+
+/**
+ * Builds and starts a manager: every plugin is loaded, checked and created before anything
+ * listens; then discovery feeds the cluster and the API serves.
+ */
+export async function startManager(settings: ManagerSettings, logger: Logger): Promise<Manager> {
+  for (const warning of settings.warnings) logger.warn(warning);
+  if (settings.replication.enabled) {
+    throw new SwarmError(
+      "Config",
+      "--replication is not supported by this version yet: run a single manager without --replication",
+    );
+  }
+  const host = new PluginHost(logger);
+  await loadPlugins(host, settings);
+
+  const strategyPlugin = host.registry.get("strategy", settings.strategy);
+  if (!strategyPlugin) {
+    throw new SwarmError("Config", `strategy not supported: ${settings.strategy} (valid: ${host.registry.names("strategy").join(", ")})`);
+  }
+  const filterPlugins = settings.filters.map((name) => {
+    const plugin = host.registry.get("filter", name);
+    if (!plugin) throw new SwarmError("Config", `filter not supported: ${name} (valid: ${host.registry.names("filter").join(", ")})`);
+    return plugin;
+  });
+  const seen = new Set<string>();
+  for (const plugin of filterPlugins) {
+    if (seen.has(plugin.definition.name)) throw new SwarmError("Config", `filter ${plugin.definition.name} is listed twice in --filter`);
+    seen.add(plugin.definition.name);
+  }
+  discoveryPlugin(host, settings.discovery);
+  for (const listen of settings.hosts) parseListenAddress(listen);
+
+  // Validate every option block before creating anything.
+  const strategyOptions = host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]);
+  const filterOptions = filterPlugins.map((p) => host.validateOptions(p, settings.pluginOptions[p.definition.name]));
+  for (const name of Object.keys(settings.pluginOptions)) {
+    const known = ["filter", "strategy", "discovery", "leader", "backend"].some((k) => host.registry.get(k as never, name));
+    if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
+  }
+
+  const strategy = await host.create("strategy", strategyPlugin, strategyOptions);
+  const filters = [];
+  for (const [index, plugin] of filterPlugins.entries()) filters.push(await host.create("filter", plugin, filterOptions[index]));
+  const discovery = await createDiscovery(host, settings.discovery, {
+    heartbeat: settings.heartbeat,
+    ttl: 180_000,
+    discoveryOptions: settings.discoveryOptions,
+    pluginOptions: settings.pluginOptions[discoveryPlugin(host, settings.discovery).definition.name],
+  });
+
+  const scheduler = new Scheduler(
+    filters.map((f) => ({ name: f.name, filter: f.instance })),
+    { name: strategy.name, strategy: strategy.instance },
+  );
+  const events = new EventHub();
+  const cluster = new Cluster({
+    engine: {
+      failureRetry: settings.engine.failureRetry,
+      refreshMin: settings.engine.refreshMin,
+      refreshMax: settings.engine.refreshMax,
+      overcommit: settings.cluster.overcommit,
+      tls: settings.tls ? { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key } : undefined,
+    },
+    createRetry: settings.cluster.createRetry,
+    logger: logger.child({ component: "cluster" }),
+    events,
+    scheduler,
+  });
+
+  for (const f of filters) await host.start(`filter/${f.name}`, f.instance);
+  await host.start(`strategy/${strategy.name}`, strategy.instance);
+  await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
+  cluster.start();
+  host.signal.addEventListener("abort", () => undefined);
+
+  const ctx: ApiContext = {
+    cluster,
+    events,
+    logger,
+    strategyName: strategy.name,
+    filterNames: filters.map((f) => f.name),
+    experimental: settings.experimental,
+    cors: settings.cors,
+    refreshOnNodeFilter: settings.refreshOnNodeFilter,
+    containerNameRefreshFilter: settings.containerNameRefreshFilter,
+    roleLines: () => [["Role", "primary"]],
+  };
+  const tls = settings.tls;
+  const app = createApiServer(ctx, {
+    ...(tls
+      ? { https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.verify, rejectUnauthorized: tls.verify } }
+      : {}),
+  });
+
+  const watchAbort = new AbortController();
+  const watching = watchDiscovery(discovery, cluster, logger, watchAbort.signal);
+
+  const addresses: string[] = [];
+  try {
+    for (const value of settings.hosts) {
+      const address = parseListenAddress(value);
+      if (address.kind === "unix") {
+        await rm(address.path, { force: true });
+        await app.listen({ path: address.path });
+        await chmod(address.path, 0o600);
+        addresses.push(`unix://${address.path}`);
+      } else {
+        await app.listen({ host: address.host, port: address.port });
+        const bound = app.server.address();
+        const port = typeof bound === "object" && bound ? bound.port : address.port;
+        addresses.push(`tcp://${address.host}:${port}`);
+      }
+      logger.info("Listening for HTTP", { proto: address.kind, addr: addresses.at(-1) });
+    }
+  } catch (err) {
+    watchAbort.abort();
+    await cluster.stop();
+    await host.stopAll();
+    const message = errorMessage(err);
+    if (message.includes("EADDRINUSE") && settings.hosts.some((h) => h.includes(":2375"))) {
+      throw new SwarmError("Config", `${message}: is Docker already running on this machine? Try using a different port`);
+    }
+    throw new SwarmError("Config", message, { cause: err });
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    cluster,
+    host,
+    app,
+    addresses,
+    stop() {
+      stopping ??= (async () => {
+        watchAbort.abort();
+        await app.close().catch(() => undefined);
+        await cluster.stop();
+        await host.stopAll();
+        await watching.catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Feeds discovery updates to the cluster; store errors are logged once per distinct error. */
+async function watchDiscovery(discovery: Discovery, cluster: Cluster, logger: Logger, signal: AbortSignal): Promise<void> {
+  let lastError = "";
+  try {
+    for await (const update of discovery.watch(signal)) {
+      if ("error" in update) {
+        const message = errorMessage(update.error);
+        if (message !== lastError) logger.error(`Discovery error: ${message}`);
+        lastError = message;
+        continue;
+      }
+      lastError = "";
+      await cluster.setEntries(update.entries);
+    }
+  } catch (err) {
+    if (!signal.aborted) logger.error(`Discovery watch stopped: ${errorMessage(err)}`);
+  }
+}

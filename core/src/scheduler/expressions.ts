@@ -1,0 +1,87 @@
+import { RE2JS } from "re2js";
+import type { Expression } from "../extension-points/model.js";
+import { SwarmError } from "../errors/catalog.js";
+
+/**
+ * The expression grammar shared by constraints, affinities and whitelists, with classic Swarm's
+ * exact rules and messages: `==` wins over `!=`, keys of at least two characters, a restricted
+ * value alphabet, `~` for soft, `/…/` for an unanchored Go (RE2) regex, and globs compiled as
+ * anchored regexes in which only `*` is rewritten.
+ */
+
+const KEY_PATTERN = /^[a-z_][a-z0-9\-_.]+$/i;
+const VALUE_PATTERN = /^[=!/]?(~)?[a-z0-9:\-_\t\n\f\r .*/()?+[\]\\^$|]+$/i;
+
+export class ExpressionError extends SwarmError {
+  constructor(message: string) {
+    super("Expression", message);
+    this.name = "ExpressionError";
+  }
+}
+
+export function parseExpression(text: string): Expression {
+  let operator: Expression["operator"];
+  let index = text.indexOf("==");
+  if (index >= 0) {
+    operator = "==";
+  } else {
+    index = text.indexOf("!=");
+    if (index < 0) throw new ExpressionError("One of operator ==, != is expected");
+    operator = "!=";
+  }
+  const key = text.slice(0, index).trim();
+  const rawValue = text.slice(index + 2).trim();
+  if (!KEY_PATTERN.test(key)) throw new ExpressionError(`Key '${key}' is invalid`);
+  if (!VALUE_PATTERN.test(rawValue)) throw new ExpressionError(`Value '${rawValue}' is invalid`);
+  const soft = rawValue.startsWith("~");
+  return { key, operator, value: soft ? rawValue.slice(1) : rawValue, soft };
+}
+
+export function parseExpressions(texts: readonly string[]): Expression[] {
+  return texts.map(parseExpression);
+}
+
+export function formatExpression(expression: Expression, withSoftMarker = false): string {
+  return `${expression.key}${expression.operator}${withSoftMarker && expression.soft ? "~" : ""}${expression.value}`;
+}
+
+type CompiledMatcher = (candidate: string) => boolean;
+
+const matcherCache = new Map<string, CompiledMatcher>();
+const MATCHER_CACHE_LIMIT = 10_000;
+
+function compileMatcher(value: string): CompiledMatcher {
+  const cached = matcherCache.get(value);
+  if (cached) return cached;
+  let pattern: string;
+  if (value.length >= 2 && value.startsWith("/") && value.endsWith("/")) {
+    pattern = value.slice(1, -1);
+  } else {
+    // Classic Swarm does not escape the rest of a glob: `.` matches any character there too.
+    pattern = `^${value.replaceAll("*", ".*")}$`;
+  }
+  let matcher: CompiledMatcher;
+  try {
+    const regex = RE2JS.compile(pattern);
+    matcher = (candidate) => regex.matcher(candidate).find();
+  } catch {
+    // A value that does not compile matches nothing, as in classic Swarm.
+    matcher = () => false;
+  }
+  if (matcherCache.size >= MATCHER_CACHE_LIMIT) matcherCache.clear();
+  matcherCache.set(value, matcher);
+  return matcher;
+}
+
+/** Does the value of `expression` match any of `candidates`? (Operator not applied.) */
+export function matchesAny(expression: Pick<Expression, "value">, candidates: Iterable<string>): boolean {
+  const matcher = compileMatcher(expression.value);
+  for (const candidate of candidates) if (matcher(candidate)) return true;
+  return false;
+}
+
+/** Applies the operator: `==` needs one matching candidate, `!=` needs none. */
+export function evaluateExpression(expression: Expression, candidates: Iterable<string>): boolean {
+  const matched = matchesAny(expression, candidates);
+  return expression.operator === "==" ? matched : !matched;
+}

@@ -1,0 +1,144 @@
+import type { Filter, FilterPass } from "../extension-points/filter.js";
+import type { NodeView, ScheduleRequest } from "../extension-points/model.js";
+import type { Strategy } from "../extension-points/strategy.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+
+export interface NamedFilter {
+  readonly name: string;
+  readonly filter: Filter;
+}
+
+export interface NamedStrategy {
+  readonly name: string;
+  readonly strategy: Strategy;
+}
+
+const UNABLE = "Unable to find a node that satisfies the following conditions ";
+export const NO_RESOURCES = "no resources available to schedule container";
+export const NO_NODES = "No nodes available in the cluster";
+
+/**
+ * A failed placement. `message` is classic Swarm's text (scripts match on it); `detail` is the
+ * per-reason node count, appended for humans: "0/3 nodes available: 2 node(s) failed region==eu,
+ * 1 node(s) are unhealthy".
+ */
+export class SchedulingError extends SwarmError {
+  readonly reasons: ReadonlyMap<string, number>;
+  constructor(classic: string, detail: string, reasons: ReadonlyMap<string, number>) {
+    super("Scheduling", detail === "" ? classic : `${classic}\n${detail}`, { detail });
+    this.name = "SchedulingError";
+    this.reasons = reasons;
+  }
+}
+
+/**
+ * Runs the configured filters in order, then the strategy. First pass enforces soft expressions;
+ * if it fails for any reason, a second pass ignores them and its outcome is final (§3.2).
+ */
+export class Scheduler {
+  constructor(
+    readonly filters: readonly NamedFilter[],
+    readonly strategy: NamedStrategy,
+  ) {}
+
+  /** Candidate nodes ranked best first; throws SchedulingError when none fits. */
+  rank(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView[] {
+    try {
+      return this.pass(request, nodes, true);
+    } catch (firstError) {
+      if (!(firstError instanceof SchedulingError)) throw firstError;
+      return this.pass(request, nodes, false);
+    }
+  }
+
+  private pass(request: ScheduleRequest, nodes: readonly NodeView[], enforceSoft: boolean): NodeView[] {
+    const context: FilterPass = { enforceSoft, nodes };
+    let remaining: readonly NodeView[] = nodes;
+    const reasons = new Map<string, number>();
+    for (let index = 0; index < this.filters.length; index++) {
+      const { name, filter } = this.filters[index]!;
+      let prepared;
+      try {
+        prepared = callPlugin(name, "prepare", () => filter.prepare(request, context));
+      } catch (err) {
+        // A bad expression fails placement with classic Swarm's "error from <filter> filter" line.
+        if (err instanceof SwarmError && err.code === "SWARM_ERR_EXPRESSION") {
+          throw new SchedulingError(this.classicFilterMessage(request, index), "", new Map());
+        }
+        throw err;
+      }
+      if (prepared === undefined) continue;
+      const kept: NodeView[] = [];
+      for (const node of remaining) {
+        const verdict = callPlugin(name, "judge", () => prepared.judge(node));
+        if (verdict.ok) kept.push(node);
+        else reasons.set(verdict.reason, (reasons.get(verdict.reason) ?? 0) + 1);
+      }
+      if (kept.length === 0 && remaining.length > 0) {
+        throw new SchedulingError(this.classicFilterMessage(request, index), renderReasons(nodes.length, reasons), reasons);
+      }
+      remaining = kept;
+    }
+    if (remaining.length === 0) throw new SchedulingError(NO_NODES, renderReasons(nodes.length, reasons), reasons);
+    return this.sort(request, remaining, nodes.length, reasons);
+  }
+
+  private sort(
+    request: ScheduleRequest,
+    candidates: readonly NodeView[],
+    total: number,
+    reasons: Map<string, number>,
+  ): NodeView[] {
+    const { name, strategy } = this.strategy;
+    const scored: Array<{ node: NodeView; score: number }> = [];
+    for (const node of candidates) {
+      const result = callPlugin(name, "score", () => strategy.score(request, node));
+      if (result.fits) scored.push({ node, score: result.score });
+      else reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+    }
+    if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
+    const direction = strategy.tieBreak === "more-containers" ? -1 : strategy.tieBreak === "fewer-containers" ? 1 : 0;
+    scored.sort(
+      (a, b) =>
+        b.score - a.score ||
+        direction * (a.node.containers.length - b.node.containers.length) ||
+        (direction === 0 ? 0 : a.node.name.localeCompare(b.node.name)),
+    );
+    return scored.map((entry) => entry.node);
+  }
+
+  /** Classic Swarm lists the conditions of every filter up to and including the failing one. */
+  private classicFilterMessage(request: ScheduleRequest, failingIndex: number): string {
+    const failing = this.filters[failingIndex]!;
+    if (failing.filter.classicMessage !== undefined) return failing.filter.classicMessage;
+    let message = UNABLE;
+    for (let index = 0; index <= failingIndex; index++) {
+      const { name, filter } = this.filters[index]!;
+      let conditions: string[];
+      try {
+        conditions = filter.conditions(request);
+      } catch (err) {
+        message += `\nerror from ${name} filter: ${errorMessage(err)}`;
+        break;
+      }
+      if (conditions.length > 0) message += `\n[${conditions.join(" ")}]`;
+    }
+    return message;
+  }
+}
+
+export function renderReasons(total: number, reasons: ReadonlyMap<string, number>): string {
+  if (reasons.size === 0) return "";
+  const parts = [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([reason, count]) => `${count} ${reason}`);
+  return `0/${total} nodes available: ${parts.join(", ")}`;
+}
+
+/** Every call into plugin code carries the plugin's name if it throws something unexpected. */
+function callPlugin<T>(plugin: string, operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SwarmError) throw err;
+    throw new SwarmError("Plugin", `plugin ${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
+  }
+}

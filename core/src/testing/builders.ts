@@ -1,0 +1,63 @@
+import type { ContainerConfig, ContainerView, ImageView, NodeView, ScheduleRequest } from "../extension-points/model.js";
+import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
+
+/**
+ * Builders for plugin tests: a node, a container on it, a request as the manager would build it
+ * from a `docker run`. Every field has a plain default so a test states only what it is about.
+ */
+export function makeContainer(overrides: Partial<ContainerView> & { name?: string } = {}): ContainerView {
+  const { name, ...rest } = overrides;
+  return {
+    id: rest.id ?? "",
+    names: rest.names ?? (name === undefined ? [] : [`/${name}`]),
+    image: "busybox",
+    labels: {},
+    state: "running",
+    exposedPorts: {},
+    hostConfig: {},
+    ports: {},
+    pending: false,
+    cpus: 0,
+    memory: 0,
+    ...rest,
+  };
+}
+
+export function makeImage(repoTags: string[], id = `sha256:${repoTags.join("-") || "none"}`): ImageView {
+  return { id, repoTags, repoDigests: [] };
+}
+
+export function makeNode(overrides: Partial<NodeView> & { name?: string } = {}): NodeView {
+  const name = overrides.name ?? "node-1";
+  const containers = overrides.containers ?? [];
+  return {
+    id: `ID-${name}|127.0.0.1:2375`,
+    addr: "127.0.0.1:2375",
+    ip: "127.0.0.1",
+    labels: {},
+    images: [],
+    totalCpus: 4,
+    totalMemory: 8 * 1024 ** 3,
+    usedCpus: containers.reduce((sum, c) => sum + c.cpus, 0),
+    usedMemory: containers.reduce((sum, c) => sum + c.memory, 0),
+    health: "healthy",
+    healthIndicator: 100,
+    ...overrides,
+    name,
+    containers,
+  };
+}
+
+/**
+ * A request as `docker run` would make it: `env` entries such as `constraint:region==eu` are
+ * normalised into labels exactly as the manager does.
+ */
+export function makeRequest(options: { env?: string[]; labels?: Record<string, string>; name?: string; config?: ContainerConfig } = {}): ScheduleRequest {
+  const config = normalizeConfig({
+    Image: "busybox",
+    ...options.config,
+    Env: [...(options.env ?? []), ...(options.config?.Env ?? [])],
+    Labels: { ...(options.config?.Labels ?? {}), ...(options.labels ?? {}) },
+  });
+  return toScheduleRequest(config, options.name);
+}

@@ -1,0 +1,105 @@
+import { fileURLToPath } from "node:url";
+import * as path from "node:path";
+import { request } from "undici";
+import { freePort, makeTempDir, registerCleanup, spawnManaged, waitFor, type ManagedProcess } from "./processes.js";
+import { rmSync } from "node:fs";
+import * as fsp from "node:fs/promises";
+
+export interface StartTestManagerOptions {
+  /** The discovery URL, e.g. `nodes://127.0.0.1:1,127.0.0.1:2`. Omit to take it from the config file. */
+  readonly discovery?: string;
+  /** Extra `swarm manage` flags. */
+  readonly args?: readonly string[];
+  /** Global flags placed before `manage` (e.g. `--debug`). */
+  readonly globalArgs?: readonly string[];
+  /** Working directory (where the config file is searched for). */
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly readyTimeoutMs?: number;
+}
+
+export interface TestManager {
+  /** `127.0.0.1:PORT` */
+  readonly host: string;
+  /** `tcp://127.0.0.1:PORT`, for `docker -H`. */
+  readonly dockerHost: string;
+  readonly url: string;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+  logTail(lines?: number): Promise<string>;
+}
+
+const SWARM_BIN = fileURLToPath(new URL("../../bin/swarm.js", import.meta.url));
+
+/**
+ * Starts `swarm manage` from the built CLI (run `npm run build` first) on a free loopback port
+ * and waits until it answers `/_ping`. Stopped by pid in `stop()` or when the test process ends.
+ */
+export async function startTestManager(options: StartTestManagerOptions = {}): Promise<TestManager> {
+  const port = await freePort();
+  const dir = await makeTempDir("swt-mgr-");
+  const logFile = path.join(dir, "manager.log");
+  const args = [
+    SWARM_BIN,
+    ...(options.globalArgs ?? []),
+    "manage",
+    "-H",
+    `tcp://127.0.0.1:${port}`,
+    ...(options.args ?? []),
+    ...(options.discovery === undefined ? [] : [options.discovery]),
+  ];
+  const proc = await spawnManaged({
+    name: `swarm manage on 127.0.0.1:${port}`,
+    command: process.execPath,
+    args,
+    logFile,
+    cwd: options.cwd ?? dir,
+    env: { ...process.env, ...options.env },
+    graceMs: 10_000,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const release = registerCleanup({
+    name: `swarm manage pid ${proc.pid}`,
+    dispose: async () => {
+      await proc.stop();
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+    disposeSync: () => {
+      try {
+        process.kill(proc.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+  try {
+    await waitFor({
+      what: `swarm manage did not answer /_ping on 127.0.0.1:${port}`,
+      timeoutMs: options.readyTimeoutMs ?? 30_000,
+      process: proc,
+      probe: async (signal) => {
+        const response = await request(`${url}/_ping`, { signal });
+        const text = await response.body.text();
+        return text === "OK" ? true : undefined;
+      },
+    });
+  } catch (err) {
+    release();
+    await proc.stop();
+    await fsp.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    dockerHost: `tcp://127.0.0.1:${port}`,
+    url,
+    process: proc,
+    logTail: (lines) => proc.logTail(lines),
+    async stop() {
+      release();
+      await proc.stop();
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const alias = {
+  "@swarm/core/testing": fileURLToPath(new URL("./core/src/testing/index.ts", import.meta.url)),
+  "@swarm/core": fileURLToPath(new URL("./core/src/index.ts", import.meta.url)),
+};
+
+export default defineConfig({
+  resolve: { alias },
+  test: {
+    setupFiles: ["./test/setup.ts"],
+    pool: "forks",
+    testTimeout: 60_000,
+    hookTimeout: 240_000,
+    teardownTimeout: 120_000,
+    reporters: ["default", "json"],
+    outputFile: { json: "test-results.json" },
+    projects: [
+      {
+        resolve: { alias },
+        test: {
+          name: "unit",
+          setupFiles: ["./test/setup.ts"],
+          include: ["core/src/**/*.test.ts", "plugins/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "test/unit/**/*.test.ts"],
+          exclude: ["core/src/testing/harness.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        resolve: { alias },
+        test: {
+          name: "system",
+          setupFiles: ["./test/setup.ts"],
+          include: ["test/system/**/*.test.ts", "core/src/testing/harness.test.ts"],
+          // System tests start real dockerd, etcd and ZooKeeper processes: one file at a time on 2 cores.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+    ],
+  },
+});
