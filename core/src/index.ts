@@ -30,3 +30,5 @@ export type { ErrorCode, ErrorKind } from "./errors/catalog.js";
 export { parseGoDuration, formatGoDuration } from "./util/duration.js";
 export { expandRange, parseHostPort } from "./util/address.js";
 export { formatHostPort } from "./util/address.js";
+export { defineConfig } from "./config/schema.js";
+export type { SwarmConfig } from "./config/schema.js";

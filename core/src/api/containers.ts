@@ -32,7 +32,10 @@ function refreshAfter(found: LocatedContainer): () => void {
 }
 
 export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const list = async (request: FastifyRequest) => listContainers(ctx, request);
+  const list = async (request: FastifyRequest) => {
+    await refreshBeforeListing(ctx, request);
+    return listContainers(ctx, request);
+  };
   app.get("/containers/json", list);
   app.get("/containers/ps", list);
 
@@ -154,6 +157,22 @@ export function decorateInspect(engine: Engine, inspect: ContainerInspect): Cont
 }
 
 // ---- Listing (§7.3) ------------------------------------------------------------------------
+
+/**
+ * `--refresh-on-node-filter` and `--container-name-refresh-filter`: re-list containers from the
+ * engines before answering, for callers that cannot wait for the event stream.
+ */
+async function refreshBeforeListing(ctx: ApiContext, request: FastifyRequest): Promise<void> {
+  const filters = parseFilters(query(request).filters);
+  const engines = ctx.cluster.healthyEngines();
+  let targets: Engine[] = [];
+  if (ctx.containerNameRefreshFilter !== "" && (filters.name ?? []).includes(ctx.containerNameRefreshFilter)) {
+    targets = engines;
+  } else if (ctx.refreshOnNodeFilter && filters.node) {
+    targets = engines.filter((e) => filters.node!.some((n) => n === e.name || n === e.id));
+  }
+  await Promise.allSettled(targets.map((engine) => engine.refreshContainers(true)));
+}
 
 const STATUS_VALUES = new Set(["created", "running", "paused", "restarting", "removing", "exited", "dead"]);
 

@@ -2,6 +2,10 @@ import "reflect-metadata";
 import { Command } from "commander";
 import { VERSION, GIT_COMMIT } from "../host/builtins.js";
 import { manageCommand } from "./manage.js";
+import { createCommand } from "./create.js";
+import { listCommand } from "./list.js";
+import { joinCommand } from "./join.js";
+import { discoveryCommand } from "./discovery.js";
 import { fatal, logLevelOf, type GlobalOptions } from "./common.js";
 
 /** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
@@ -23,7 +27,11 @@ export function buildProgram(): Command {
         fatal(err);
       }
     });
+  createCommand(program);
+  listCommand(program);
   manageCommand(program);
+  joinCommand(program);
+  discoveryCommand(program);
   program.addHelpText("after", "\nRun 'swarm COMMAND --help' for more information on a command.");
   return program;
 }

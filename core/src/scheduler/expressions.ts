@@ -29,8 +29,9 @@ export function parseExpression(text: string): Expression {
     if (index < 0) throw new ExpressionError("One of operator ==, != is expected");
     operator = "!=";
   }
-  const key = text.slice(0, index).trim();
-  const rawValue = text.slice(index + 2).trim();
+  // No trimming: classic Swarm rejects `region == eu` (`Key 'region ' is invalid`).
+  const key = text.slice(0, index);
+  const rawValue = text.slice(index + 2);
   if (!KEY_PATTERN.test(key)) throw new ExpressionError(`Key '${key}' is invalid`);
   if (!VALUE_PATTERN.test(rawValue)) throw new ExpressionError(`Value '${rawValue}' is invalid`);
   const soft = rawValue.startsWith("~");

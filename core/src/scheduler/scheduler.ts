@@ -69,10 +69,15 @@ export class Scheduler {
       }
       if (prepared === undefined) continue;
       const kept: NodeView[] = [];
-      for (const node of remaining) {
-        const verdict = callPlugin(name, "judge", () => prepared.judge(node));
-        if (verdict.ok) kept.push(node);
-        else reasons.set(verdict.reason, (reasons.get(verdict.reason) ?? 0) + 1);
+      // One try around the loop rather than a closure per node: this runs for every node.
+      try {
+        for (const node of remaining) {
+          const verdict = prepared.judge(node);
+          if (verdict.ok) kept.push(node);
+          else reasons.set(verdict.reason, (reasons.get(verdict.reason) ?? 0) + 1);
+        }
+      } catch (err) {
+        throw pluginError(name, "judge", err);
       }
       if (kept.length === 0 && remaining.length > 0) {
         throw new SchedulingError(this.classicFilterMessage(request, index), renderReasons(nodes.length, reasons), reasons);
@@ -91,10 +96,14 @@ export class Scheduler {
   ): NodeView[] {
     const { name, strategy } = this.strategy;
     const scored: Array<{ node: NodeView; score: number }> = [];
-    for (const node of candidates) {
-      const result = callPlugin(name, "score", () => strategy.score(request, node));
-      if (result.fits) scored.push({ node, score: result.score });
-      else reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+    try {
+      for (const node of candidates) {
+        const result = strategy.score(request, node);
+        if (result.fits) scored.push({ node, score: result.score });
+        else reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+      }
+    } catch (err) {
+      throw pluginError(name, "score", err);
     }
     if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
     const direction = strategy.tieBreak === "more-containers" ? -1 : strategy.tieBreak === "fewer-containers" ? 1 : 0;
@@ -102,7 +111,7 @@ export class Scheduler {
       (a, b) =>
         b.score - a.score ||
         direction * (a.node.containers.length - b.node.containers.length) ||
-        (direction === 0 ? 0 : a.node.name.localeCompare(b.node.name)),
+        (direction === 0 ? 0 : a.node.name < b.node.name ? -1 : a.node.name > b.node.name ? 1 : 0),
     );
     return scored.map((entry) => entry.node);
   }
@@ -134,11 +143,15 @@ export function renderReasons(total: number, reasons: ReadonlyMap<string, number
 }
 
 /** Every call into plugin code carries the plugin's name if it throws something unexpected. */
+function pluginError(plugin: string, operation: string, err: unknown): SwarmError {
+  if (err instanceof SwarmError) return err;
+  return new SwarmError("Plugin", `plugin ${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
+}
+
 function callPlugin<T>(plugin: string, operation: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof SwarmError) throw err;
-    throw new SwarmError("Plugin", `plugin ${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
+    throw pluginError(plugin, operation, err);
   }
 }

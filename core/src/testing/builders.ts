@@ -1,5 +1,20 @@
 import type { ContainerConfig, ContainerView, ImageView, NodeView, ScheduleRequest } from "../extension-points/model.js";
+import type { Logger, PluginContext } from "../extension-points/plugin.js";
 import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+};
+
+/** The context the host would give a plugin, with the options given (defaults are not applied). */
+export function makePluginContext<Options>(name: string, options: Options): PluginContext<Options> {
+  return { name, options, logger: silentLogger, signal: new AbortController().signal, clock: { now: () => Date.now() } };
+}
 
 /**
  * Builders for plugin tests: a node, a container on it, a request as the manager would build it

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
-import { cleanEnv, errorMessage, makeTempDir, registerCleanup } from "./processes.js";
+import { cleanEnv, errorMessage, formatDuration, makeTempDir, registerCleanup } from "./processes.js";
 
 /**
  * Where to reach an engine: a TestEngine (anything with a url), "http://127.0.0.1:PORT",
@@ -69,7 +69,7 @@ export async function docker(target: EngineTarget, args: readonly string[], opti
           resolve({ stdout, stderr });
           return;
         }
-        const why = err.killed ? `was killed after ${Math.round(timeoutMs / 1000)}s` : `failed (${err.message.split("\n")[0] ?? ""})`;
+        const why = err.killed ? `was killed after ${formatDuration(timeoutMs)}` : `failed (${err.message.split("\n")[0] ?? ""})`;
         reject(new Error(`docker -H ${host} ${args.join(" ")} ${why}; stderr: ${stderr.trim() || "(empty)"}`));
       },
     );
@@ -97,7 +97,7 @@ async function buildTarball(): Promise<string> {
   try {
     await fsp.copyFile(BUSYBOX, path.join(rootfs, "bin", "busybox"));
   } catch (err) {
-    throw new Error(`cannot read ${BUSYBOX} (${errorMessage(err)}); install the busybox-static package`);
+    throw new Error(`cannot read ${BUSYBOX} (${errorMessage(err)}); install the busybox-static package`, { cause: err });
   }
   await fsp.chmod(path.join(rootfs, "bin", "busybox"), 0o755);
   const applets = (await run(BUSYBOX, ["--list"])).split("\n").map((s) => s.trim());
@@ -130,7 +130,7 @@ export async function ensureBusyboxImage(
       try {
         await docker(target, ["import", "-c", 'CMD ["sh"]', "-c", "ENV PATH=/bin", tar, tag]);
       } catch (err) {
-        throw new Error(`importing ${tag} into ${dockerHost(target)} failed: ${errorMessage(err)}`);
+        throw new Error(`importing ${tag} into ${dockerHost(target)} failed: ${errorMessage(err)}`, { cause: err });
       }
     }),
   );

@@ -87,7 +87,9 @@ export async function startEngines(n: number, options: StartEnginesOptions = {})
     try {
       await teardown.run();
     } catch (cleanupErr) {
-      throw new Error(`${errorMessage(err)}\n\nand cleaning up afterwards failed too: ${errorMessage(cleanupErr)}`, { cause: err });
+      throw new Error(`${errorMessage(err)}\n\nand cleaning up afterwards failed too: ${errorMessage(cleanupErr)}`, {
+        cause: cleanupErr,
+      });
     }
     throw err;
   }
@@ -348,7 +350,7 @@ function leftoverPids(baseDir: string, engines: readonly Engine[]): number[] {
       // The cgroup is already gone, which is the normal case.
     }
   }
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {

@@ -11,6 +11,6 @@ export { fourLetterWord, startZookeeper } from "./zookeeper.js";
 export type { StartZookeeperOptions, TestZookeeper } from "./zookeeper.js";
 export { startRegistry } from "./registry.js";
 export type { StartRegistryOptions, TestRegistry } from "./registry.js";
-export { makeContainer, makeImage, makeNode, makeRequest } from "./builders.js";
+export { makeContainer, makeImage, makeNode, makePluginContext, makeRequest, silentLogger } from "./builders.js";
 export { startTestManager } from "./manager.js";
 export type { StartTestManagerOptions, TestManager } from "./manager.js";

@@ -72,6 +72,8 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
       }
       rmSync(dir, { recursive: true, force: true });
     },
+    // The process itself is reaped by spawnManaged's own entry; this one removes its directory.
+    reaper: { kind: "dir", name: `swarm manage dir ${dir}`, path: dir },
   });
   try {
     await waitFor({

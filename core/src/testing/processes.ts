@@ -89,6 +89,7 @@ export async function spawnManaged(options: SpawnManagedOptions): Promise<Manage
   } catch (err) {
     throw new Error(
       `could not start ${options.name}: ${errorMessage(err)}; check that ${options.command} is installed and executable`,
+      { cause: err },
     );
   } finally {
     await log.close();
@@ -162,14 +163,14 @@ class ManagedChild implements ManagedProcess {
     const graceful = await within(this.exited, graceMs);
     if (graceful !== undefined) return graceful;
     this.signal("SIGKILL");
-    return this.waitExit(KILL_WAIT_MS, `SIGTERM and, after ${Math.round(graceMs / 1000)}s, SIGKILL`);
+    return this.waitExit(KILL_WAIT_MS, `SIGTERM and, after ${formatDuration(graceMs)}, SIGKILL`);
   }
 
   private async waitExit(timeoutMs: number, sent: string): Promise<ExitInfo> {
     const info = await within(this.exited, timeoutMs);
     if (info !== undefined) return info;
     throw new Error(
-      `${this.name} (pid ${this.pid}) is still alive ${Math.round(timeoutMs / 1000)}s after ${sent}; ` +
+      `${this.name} (pid ${this.pid}) is still alive ${formatDuration(timeoutMs)} after ${sent}; ` +
         `it is probably stuck in uninterruptible I/O — inspect /proc/${this.pid}/stack and kill it by hand`,
     );
   }
@@ -247,7 +248,7 @@ export async function waitFor<T>(options: WaitForOptions<T>): Promise<T> {
   const maxInterval = options.intervalMs ?? 500;
   const attemptTimeout = options.attemptTimeoutMs ?? 2_000;
   let interval = 50;
-  let lastError = "";
+  let lastError: string;
   for (;;) {
     const proc = options.process;
     if (proc !== undefined && !proc.isRunning()) {
@@ -261,7 +262,7 @@ export async function waitFor<T>(options: WaitForOptions<T>): Promise<T> {
     try {
       const value = await options.probe(AbortSignal.timeout(budget));
       if (value !== undefined) return value;
-      lastError = "";
+      lastError = "it answered, but not ready yet";
     } catch (err) {
       lastError = errorMessage(err);
     }
@@ -269,13 +270,12 @@ export async function waitFor<T>(options: WaitForOptions<T>): Promise<T> {
     await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
     interval = Math.min(maxInterval, interval * 2);
   }
-  const seconds = Math.round(options.timeoutMs / 1000);
-  const last = lastError === "" ? "" : ` (last attempt: ${lastError})`;
+  const last = ` (last attempt: ${lastError})`;
   const logs =
     options.process === undefined
       ? ""
       : `; last log lines from ${options.process.logFile}:\n${await options.process.logTail()}`;
-  throw new Error(`${options.what} within ${seconds}s${last}${logs}`);
+  throw new Error(`${options.what} within ${formatDuration(options.timeoutMs)}${last}${logs}`);
 }
 
 /** Ask the kernel for a port that is free right now. Another process may still take it before you bind it. */
@@ -305,7 +305,7 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
     }
     return ports;
   } catch (err) {
-    throw new Error(`could not reserve ${count} free port(s) on ${host}: ${errorMessage(err)}`);
+    throw new Error(`could not reserve ${count} free port(s) on ${host}: ${errorMessage(err)}`, { cause: err });
   } finally {
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
@@ -480,6 +480,11 @@ export function waitSync(done: () => boolean, timeoutMs: number): boolean {
   return true;
 }
 
+/** "150ms", "60s": for messages. */
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 1000)}s`;
+}
+
 export function describeExit(info: ExitInfo | undefined): string {
   if (info === undefined) return "an unknown status";
   return info.signal !== null ? `signal ${info.signal}` : `code ${String(info.code)}`;
@@ -487,10 +492,8 @@ export function describeExit(info: ExitInfo | undefined): string {
 
 export function errorMessage(err: unknown): string {
   if (err instanceof AggregateError) return err.errors.map(errorMessage).join("; ");
-  if (err instanceof Error) {
-    const cause = err.cause === undefined ? "" : ` (${errorMessage(err.cause)})`;
-    return `${err.message}${cause}`;
-  }
+  // Our own errors already quote their cause in the message; appending it again would only repeat it.
+  if (err instanceof Error) return err.message;
   return String(err);
 }
 

@@ -50,14 +50,26 @@ interface Candidates {
 /** What a node snapshot answered so far; the snapshot never changes, so neither do the answers. */
 interface NodeMemo {
   readonly candidates: Map<string, Candidates>;
-  /** Match results by `key\nvalue`: a small hot map beats probing a large candidate set per create. */
+  /** Match results by `key\nvalue`, shared by every request that asks the same thing. */
   readonly matches: Map<string, boolean>;
-  /** Index of the first failing check (-1: none) by request signature, for repeated requests. */
-  readonly outcomes: Map<string, number>;
 }
 
 const MEMO_LIMIT = 1024;
 const memos = new WeakMap<NodeView, NodeMemo>();
+/**
+ * Index of the first failing check (-1: none) by request signature, then by node snapshot:
+ * repeated requests (`compose scale`, retries) cost one lookup per node.
+ */
+const outcomesBySignature = new Map<string, WeakMap<NodeView, number>>();
+
+function outcomesFor(signature: string): WeakMap<NodeView, number> {
+  let outcomes = outcomesBySignature.get(signature);
+  if (outcomes === undefined) {
+    if (outcomesBySignature.size >= MEMO_LIMIT) outcomesBySignature.clear();
+    outcomesBySignature.set(signature, (outcomes = new WeakMap()));
+  }
+  return outcomes;
+}
 
 function candidatesOf(node: NodeView, key: string): Candidates {
   const list = key === "container" ? containerCandidates(node) : key === "image" ? imageCandidates(node) : labelCandidates(node, key);
@@ -73,7 +85,7 @@ export function isLiteral(value: string): boolean {
   return !regex && !/[.*()?+[\]{}\\^$|]/.test(value);
 }
 
-/** An expression's key and value, with the memo key built once per create rather than per node. */
+/** An expression's key and value, with its memo key built once per create rather than per node. */
 export interface AffinityMatcher {
   readonly key: string;
   readonly value: string;
@@ -86,7 +98,7 @@ export function affinityMatcher({ key, value }: Pick<Expression, "key" | "value"
 
 function memoOf(node: NodeView): NodeMemo {
   let memo = memos.get(node);
-  if (memo === undefined) memos.set(node, (memo = { candidates: new Map(), matches: new Map(), outcomes: new Map() }));
+  if (memo === undefined) memos.set(node, (memo = { candidates: new Map(), matches: new Map() }));
   return memo;
 }
 
@@ -125,15 +137,14 @@ export default defineFilter({
             verdict: reject(REASON_AFFINITY_FAILED, `node(s) failed affinity ${formatExpression(expression)}`),
           }));
         if (checks.length === 0) return undefined;
-        const signature = checks.map(({ matcher, wanted }) => `${wanted ? "==" : "!="}${matcher.id}`).join("\0");
+        const outcomes = outcomesFor(checks.map(({ matcher, wanted }) => `${wanted ? "==" : "!="}${matcher.id}`).join("\0"));
         return {
           judge(node): FilterVerdict {
-            const memo = memoOf(node);
-            let failed = memo.outcomes.get(signature);
+            let failed = outcomes.get(node);
             if (failed === undefined) {
+              const memo = memoOf(node);
               failed = checks.findIndex(({ matcher, wanted }) => matchesMemo(matcher, node, memo) !== wanted);
-              if (memo.outcomes.size >= MEMO_LIMIT) memo.outcomes.clear();
-              memo.outcomes.set(signature, failed);
+              outcomes.set(node, failed);
             }
             return checks[failed]?.verdict ?? PASS;
           },

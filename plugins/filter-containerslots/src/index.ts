@@ -8,8 +8,8 @@ export const SLOTS_LABEL = "containerslots";
 const GO_INT = /^[+-]?[0-9]+$/;
 
 /**
- * The node's slot limit, or undefined for "unlimited". Classic Swarm used Go's `strconv.Atoi`,
- * so anything but a plain (signed) decimal integer leaves the node unlimited.
+ * A `containerslots` label's limit, or undefined for "unlimited". Classic Swarm used Go's
+ * `strconv.Atoi`, so anything but a plain (signed) decimal integer leaves the node unlimited.
  */
 export function parseSlots(label: string): number | undefined {
   if (!GO_INT.test(label)) return undefined;

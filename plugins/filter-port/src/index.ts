@@ -13,6 +13,19 @@ interface PortIndex {
 }
 
 const indices = new WeakMap<NodeView, PortIndex>();
+/**
+ * Which node snapshots hold a port, filled as snapshots are indexed (bounded by the port space).
+ * `prepare` uses it to see that no candidate holds any requested port and then skips per-node
+ * judging, the usual case.
+ */
+const bridgeHolders = new Map<string, WeakSet<NodeView>>();
+const hostModeHolders = new Map<string, WeakSet<NodeView>>();
+
+function addHolder(holders: Map<string, WeakSet<NodeView>>, port: string, node: NodeView): void {
+  let set = holders.get(port);
+  if (set === undefined) holders.set(port, (set = new WeakSet()));
+  set.add(node);
+}
 
 function portIndex(node: NodeView): PortIndex {
   let index = indices.get(node);
@@ -41,12 +54,14 @@ function portIndex(node: NodeView): PortIndex {
   }
   index = { hostMode, bridge };
   indices.set(node, index);
+  for (const port of hostMode) addHolder(hostModeHolders, port, node);
+  for (const port of bridge.keys()) addHolder(bridgeHolders, port, node);
   return index;
 }
 
 export function bindsAllInterfaces(hostIp: string): boolean {
-  // Any spelling of the IPv4 or IPv6 unspecified address, or none at all.
-  return hostIp === "" || hostIp === "0.0.0.0" || /^[0:]*::?[0:]*$/.test(hostIp);
+  // No address, 0.0.0.0, or any spelling of the IPv6 unspecified address (`::`, `0:0:…:0`).
+  return hostIp === "" || hostIp === "0.0.0.0" || (hostIp.includes(":") && /^[0:]+$/.test(hostIp));
 }
 
 /** The bindings of a bridge-mode request, in classic Swarm's order and spelling. */
@@ -60,12 +75,20 @@ function isHostMode(config: Readonly<ContainerConfig>): boolean {
   return config.HostConfig?.NetworkMode === "host";
 }
 
-function prepareHostMode(config: Readonly<ContainerConfig>): PreparedFilter | undefined {
+/** Does one of `nodes` hold one of `ports`? */
+function anyHeld(holders: Map<string, WeakSet<NodeView>>, ports: readonly string[], nodes: readonly NodeView[]): boolean {
+  if (ports.length === 0) return false;
+  for (const node of nodes) if (!indices.has(node)) portIndex(node);
+  const sets = ports.flatMap((port) => holders.get(port) ?? []);
+  return sets.length > 0 && nodes.some((node) => sets.some((set) => set.has(node)));
+}
+
+function prepareHostMode(config: Readonly<ContainerConfig>, nodes: readonly NodeView[]): PreparedFilter | undefined {
   const checks = Object.keys(config.ExposedPorts ?? {}).map((port) => ({
     port,
     verdict: reject(REASON_HOST_PORT_IN_USE, `node(s) have port ${port} in use (Host mode)`),
   }));
-  if (checks.length === 0) return undefined;
+  if (!anyHeld(hostModeHolders, checks.map((check) => check.port), nodes)) return undefined;
   return {
     judge(node) {
       const { hostMode } = portIndex(node);
@@ -76,7 +99,7 @@ function prepareHostMode(config: Readonly<ContainerConfig>): PreparedFilter | un
   };
 }
 
-function prepareBridgeMode(config: Readonly<ContainerConfig>): PreparedFilter | undefined {
+function prepareBridgeMode(config: Readonly<ContainerConfig>, nodes: readonly NodeView[]): PreparedFilter | undefined {
   const checks = requestedBindings(config)
     // A binding without a host port gets a free one from the engine: it cannot conflict.
     .filter((binding) => (binding.HostPort ?? "") !== "")
@@ -91,7 +114,7 @@ function prepareBridgeMode(config: Readonly<ContainerConfig>): PreparedFilter | 
         verdict: reject(REASON_PORT_IN_USE, `node(s) have port ${shown} in use`),
       };
     });
-  if (checks.length === 0) return undefined;
+  if (!anyHeld(bridgeHolders, checks.map((check) => check.hostPort), nodes)) return undefined;
   return {
     judge(node): FilterVerdict {
       const { bridge } = portIndex(node);
@@ -120,8 +143,8 @@ export default defineFilter({
   description: "Keeps nodes where the requested host ports (or host-network exposed ports) are free.",
   create() {
     return {
-      prepare: (request) =>
-        isHostMode(request.config) ? prepareHostMode(request.config) : prepareBridgeMode(request.config),
+      prepare: (request, { nodes }) =>
+        isHostMode(request.config) ? prepareHostMode(request.config, nodes) : prepareBridgeMode(request.config, nodes),
       conditions: portConditions,
     };
   },

@@ -21,8 +21,9 @@ function bound(hostPort: string, hostIp = "", key = "80/tcp", extra: Partial<Con
   return makeContainer({ id: "c".repeat(64), name: "web", hostConfig: { PortBindings: { [key]: [{ HostIp: hostIp, HostPort: hostPort }] } }, ...extra });
 }
 
-function judge(request: ReturnType<typeof makeRequest>, node: NodeView): FilterVerdict | undefined {
-  return filter.prepare(request, { enforceSoft: true, nodes: [node] })?.judge(node);
+/** The verdict for one node; a filter that skips judging (`undefined`) passes every node. */
+function judge(request: ReturnType<typeof makeRequest>, node: NodeView): FilterVerdict {
+  return filter.prepare(request, { enforceSoft: true, nodes: [node] })?.judge(node) ?? { ok: true };
 }
 
 const inUse = (shown: string): FilterVerdict => ({ ok: false, code: REASON_PORT_IN_USE, reason: `node(s) have port ${shown} in use` });
@@ -95,6 +96,17 @@ describe("port filter, bridge mode", () => {
     expect(filter.prepare(request, { enforceSoft: true, nodes: [] })).toBeUndefined();
   });
 
+  it("skips judging when no candidate holds a requested port", () => {
+    const request = bridgeRequest({ "80/tcp": [{ HostPort: "18080" }] });
+    const nodes = [makeNode({ name: "a", containers: [bound("80")] }), makeNode({ name: "b" })];
+    expect(filter.prepare(request, { enforceSoft: true, nodes })).toBeUndefined();
+    // A snapshot seen for the first time is indexed before deciding.
+    const holder = makeNode({ name: "c", containers: [bound("18080")] });
+    expect(filter.prepare(request, { enforceSoft: true, nodes: [...nodes, holder] })?.judge(holder).ok).toBe(false);
+    // Holding the port in an older snapshot does not matter once that node's view is rebuilt.
+    expect(filter.prepare(request, { enforceSoft: true, nodes: [makeNode({ name: "c" })] })).toBeUndefined();
+  });
+
   it("judges each node on its own", () => {
     const busy = makeNode({ name: "busy", containers: [bound("80")] });
     const free = makeNode({ name: "free", containers: [bound("81")] });
@@ -124,6 +136,13 @@ describe("port filter, host mode", () => {
   ])("$name → ok=$ok", ({ exposed, containers, ok }) => {
     const verdict = judge(hostRequest(...exposed), makeNode({ containers }));
     expect(verdict).toEqual(ok ? { ok: true } : { ok: false, code: REASON_HOST_PORT_IN_USE, reason: "node(s) have port 80/tcp in use (Host mode)" });
+  });
+
+  it("skips judging when no candidate exposes a requested port in host mode", () => {
+    const nodes = [makeNode({ containers: [hostContainer("80/tcp")] })];
+    expect(filter.prepare(hostRequest("19090/tcp"), { enforceSoft: true, nodes })).toBeUndefined();
+    expect(filter.prepare(hostRequest(), { enforceSoft: true, nodes })).toBeUndefined();
+    expect(filter.prepare(hostRequest("80/tcp"), { enforceSoft: true, nodes })).toBeDefined();
   });
 
   it("ignores PortBindings in host mode", () => {

@@ -1,0 +1,140 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { Option, type Command } from "commander";
+import { checkAdvertise, durationOption } from "../config/settings.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import type { Discovery } from "../extension-points/discovery.js";
+import type { Logger } from "../extension-points/plugin.js";
+import { createDiscovery, loadPlugins, splitDiscoveryUrl } from "../host/manager.js";
+import { PluginHost } from "../host/plugin-host.js";
+import { formatGoDuration } from "../util/duration.js";
+import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+
+interface JoinFlags {
+  advertise?: string;
+  addr?: string;
+  heartbeat: string;
+  ttl: string;
+  delay: string;
+  discoveryOpt?: string[];
+}
+
+export const DISCOVERY_FORMS_HELP = `
+Arguments:
+  <discovery>    discovery service to use [$SWARM_DISCOVERY]
+                  * token://<token>
+                  * consul://<ip>/<path>
+                  * etcd://<ip1>,<ip2>/<path>
+                  * file://path/to/file
+                  * zk://<ip1>,<ip2>/<path>
+                  * [nodes://]<ip1>,<ip2>`;
+
+function fail(message: string): never {
+  throw new SwarmError("Config", message);
+}
+
+export interface OpenedDiscovery {
+  readonly discovery: Discovery;
+  readonly host: PluginHost;
+}
+
+/** The built-in plugins in a host of their own, and the backend for `url` created and started in it. */
+export async function openDiscovery(
+  url: string,
+  logger: Logger,
+  options: { heartbeat: number; ttl: number; discoveryOptions: Readonly<Record<string, string>> },
+): Promise<OpenedDiscovery> {
+  const host = new PluginHost(logger);
+  await loadPlugins(host, { builtins: true, plugins: [], baseDir: process.cwd() });
+  const discovery = await createDiscovery(host, url, options);
+  await host.start(`discovery/${splitDiscoveryUrl(url).scheme}`, discovery);
+  return { discovery, host };
+}
+
+/** Stops the host, but never lets a hung store client keep the process from exiting. */
+export async function closeDiscovery(opened: OpenedDiscovery | undefined, budgetMs = 5_000): Promise<void> {
+  if (!opened) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    opened.host.stopAll().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, budgetMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+async function runJoin(args: readonly string[], flags: JoinFlags, global: GlobalOptions): Promise<void> {
+  // Classic Swarm's validation order (§1.4): discovery, advertise, delay, heartbeat, ttl, backend.
+  const url = discoveryArgument(args, "join");
+  const advertise = flags.advertise ?? flags.addr ?? process.env.SWARM_ADVERTISE ?? "";
+  if (advertise === "") fail("missing mandatory --advertise flag");
+  checkAdvertise(advertise);
+  const delay = durationOption(flags.delay, "--delay");
+  if (delay < 0) fail("--delay should not be a negative number");
+  const heartbeat = durationOption(flags.heartbeat, "--heartbeat");
+  if (heartbeat < 1000) fail("--heartbeat should be at least one second");
+  const ttl = durationOption(flags.ttl, "--ttl");
+  if (ttl <= heartbeat) fail("--ttl must be strictly superior to the heartbeat value");
+  const discoveryOptions = keyValuePairs(flags.discoveryOpt ?? [], "--discovery-opt");
+
+  const { logger } = makeLogger(logLevelOf(global));
+  const stop = new AbortController();
+  let opened: OpenedDiscovery | undefined;
+  const shutdown = (signal: string): void => {
+    logger.info(`Received ${signal}, shutting down`);
+    stop.abort();
+    void closeDiscovery(opened).then(() => process.exit(0));
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+
+  opened = await openDiscovery(url, logger, { heartbeat, ttl, discoveryOptions });
+  const { discovery } = opened;
+  if (stop.signal.aborted) return;
+
+  if (delay > 0) {
+    const wait = Math.random() * delay;
+    logger.info(`Add a random delay ${formatGoDuration(wait)} to avoid synchronized registration`);
+    await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+  }
+
+  // One registration may not outlive the TTL it is meant to refresh, nor block the next heartbeat for long.
+  const attemptBudget = Math.min(ttl, Math.max(heartbeat, 5_000));
+  while (!stop.signal.aborted) {
+    logger.info(`Registering on the discovery service every ${formatGoDuration(heartbeat)}...`, { addr: advertise, discovery: url });
+    try {
+      await discovery.register(advertise, AbortSignal.any([stop.signal, AbortSignal.timeout(attemptBudget)]));
+    } catch (err) {
+      if (stop.signal.aborted) break;
+      logger.error(errorMessage(err), { addr: advertise, discovery: url });
+    }
+    await sleep(heartbeat, undefined, { signal: stop.signal }).catch(() => undefined);
+  }
+}
+
+export function joinCommand(program: Command): Command {
+  return program
+    .command("join")
+    .alias("j")
+    .summary("Join a docker cluster")
+    .description("Join a docker cluster")
+    .usage("[OPTIONS] <discovery>")
+    .argument("[discovery...]", "discovery service to use [$SWARM_DISCOVERY]")
+    .option(
+      "--advertise <address>",
+      "Address of the Docker Engine joining the cluster. Swarm manager(s) MUST be able to reach the Docker Engine at this address. [$SWARM_ADVERTISE]",
+    )
+    .addOption(new Option("--addr <address>").hideHelp())
+    .option("--heartbeat <duration>", "period between each heartbeat", "60s")
+    .option("--ttl <duration>", "set the expiration of an ephemeral node", "180s")
+    .option("--delay <duration>", "add a random delay in [0s,delay[ to avoid synchronized registration", "0s")
+    .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
+    .addHelpText("after", DISCOVERY_FORMS_HELP)
+    .action(async (args: string[], flags: JoinFlags, command: Command) => {
+      try {
+        await runJoin(args, flags, command.optsWithGlobals<GlobalOptions>());
+      } catch (err) {
+        fatal(err);
+      }
+    });
+}

@@ -1,0 +1,19 @@
+/**
+ * The embedding API: what a program that hosts swarm (the CLI, benchmarks, an integration) uses.
+ * Plugins never import this; they see only `@swarm/core`.
+ */
+export { PluginHost } from "./plugin-host.js";
+export type { StartedPlugin } from "./plugin-host.js";
+export { loadPlugin, resolvePlugin, checkDefinition } from "./loader.js";
+export type { LoadedPlugin } from "./loader.js";
+export { BUILTIN_PLUGINS, DEFAULT_FILTERS, DEFAULT_STRATEGY, VERSION } from "./builtins.js";
+export { silentLogger, createPino, wrapPino } from "./logger.js";
+export { startManager, createDiscovery, loadPlugins, splitDiscoveryUrl, parseListenAddress } from "./manager.js";
+export type { Manager } from "./manager.js";
+export { Scheduler, SchedulingError, renderReasons } from "../scheduler/scheduler.js";
+export type { NamedFilter, NamedStrategy } from "../scheduler/scheduler.js";
+export { loadConfig, validateConfig } from "../config/load.js";
+export { resolveManagerSettings } from "../config/settings.js";
+export type { ManagerSettings } from "../config/settings.js";
+export { SwarmConfigSchema, defineConfig } from "../config/schema.js";
+export type { SwarmConfig } from "../config/schema.js";

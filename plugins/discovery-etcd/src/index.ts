@@ -1,0 +1,277 @@
+import { readFileSync } from "node:fs";
+import { posix } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Etcd3, IOptions, Lease, Watcher } from "etcd3";
+import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
+
+/**
+ * etcd discovery over the v3 API. `swarm join` puts `<dir>/<ip:port>` = `<ip:port>` under a lease of
+ * `--ttl` seconds and refreshes that lease every heartbeat; managers read the directory once and
+ * then follow it with a prefix watch, announcing the full list on every change.
+ */
+
+export const DEFAULT_KV_PATH = "docker/swarm/nodes";
+
+export interface KvLayout {
+  /** `host:port` of every store member named in the URL. */
+  readonly endpoints: readonly string[];
+  /** The node directory, `<prefix>/<kv.path>` without leading or trailing `/` (may be empty). */
+  readonly dir: string;
+}
+
+/** `etcd://<host:port>[,<host:port>…][/<prefix>]` plus `kv.path` (default `docker/swarm/nodes`). */
+export function parseKvUrl(path: string, options: Readonly<Record<string, string>>, scheme = "etcd"): KvLayout {
+  const slash = path.indexOf("/");
+  const hosts = slash < 0 ? path : path.slice(0, slash);
+  const prefix = slash < 0 ? "" : path.slice(slash + 1);
+  const endpoints = hosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
+  if (endpoints.length === 0) {
+    throw new Error(`${scheme}:// needs at least one store address: ${scheme}://<host:port>[,<host:port>]/<prefix>`);
+  }
+  for (const endpoint of endpoints) {
+    try {
+      parseHostPort(endpoint);
+    } catch (err) {
+      throw new Error(`${scheme}:// store address ${endpoint}: ${(err as Error).message}; write it as host:port`);
+    }
+  }
+  const joined = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH);
+  return { endpoints, dir: joined.replace(/^\/+|\/+$/g, "") };
+}
+
+export interface StoreTls {
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/** TLS needs all three of kv.cacertfile, kv.certfile and kv.keyfile, as in classic Swarm. */
+export function readStoreTls(options: Readonly<Record<string, string>>, logger: Logger): StoreTls | undefined {
+  const files = { ca: options["kv.cacertfile"], cert: options["kv.certfile"], key: options["kv.keyfile"] };
+  const given = Object.values(files).filter((f) => f !== undefined && f !== "").length;
+  if (given === 0) {
+    logger.debug("Initializing discovery without TLS");
+    return undefined;
+  }
+  if (given < 3) {
+    logger.warn("Initializing discovery without TLS: TLS to the store needs all of kv.cacertfile, kv.certfile and kv.keyfile");
+    return undefined;
+  }
+  const read = (option: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`);
+    }
+  };
+  logger.debug("Initializing discovery with TLS");
+  return {
+    ca: read("kv.cacertfile", files.ca ?? ""),
+    cert: read("kv.certfile", files.cert ?? ""),
+    key: read("kv.keyfile", files.key ?? ""),
+  };
+}
+
+/** Values that are not `host:port` are reported, not announced. */
+export function entriesOf(values: Iterable<string>): { entries: string[]; invalid: string[] } {
+  const entries: string[] = [];
+  const invalid: string[] = [];
+  for (const value of values) {
+    if (value === "") continue;
+    try {
+      parseHostPort(value);
+      entries.push(value);
+    } catch (err) {
+      invalid.push((err as Error).message);
+    }
+  }
+  return { entries: entries.sort(), invalid };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((entry, index) => entry === b[index]);
+}
+
+function toError(err: unknown, context: string): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`${context}: ${message}`, { cause: err });
+}
+
+/** Resolves with the promise, or rejects as soon as the signal aborts (the work itself is abandoned). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error(`${what}: aborted (${String(signal.reason)})`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error(`${what}: no answer in time (${String(signal.reason)})`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** A one-consumer queue of watch notifications, so events that arrive mid-yield are not lost. */
+class Notifications<T> {
+  private readonly items: T[] = [];
+  private wake: (() => void) | undefined;
+
+  push(item: T): void {
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  /** Everything queued, waiting for at least one item; undefined once the signal aborts. */
+  async drain(signal: AbortSignal): Promise<T[] | undefined> {
+    while (this.items.length === 0) {
+      if (signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal.removeEventListener("abort", done);
+          this.wake = undefined;
+          resolve();
+        };
+        this.wake = done;
+        signal.addEventListener("abort", done, { once: true });
+      });
+    }
+    return this.items.splice(0);
+  }
+}
+
+/** Per-call deadline for unary etcd calls, so a black-holed member cannot stall a watch or a heartbeat. */
+const CALL_TIMEOUT_MS = 5_000;
+const FIRST_RETRY_MS = 100;
+
+export default defineDiscovery({
+  name: "etcd",
+  apiVersion: "^1",
+  description: "engines registered in etcd (v3 API) under leases (etcd://<host:port>[,…]/<prefix>)",
+  schemes: ["etcd"],
+  async create(ctx): Promise<Discovery> {
+    const layout = parseKvUrl(ctx.uri.path, ctx.discoveryOptions);
+    const tls = readStoreTls(ctx.discoveryOptions, ctx.logger);
+    // Loaded here, not at module scope: `swarm manage nodes://…` should never pay for gRPC.
+    const etcd = await import("etcd3");
+    // etcd3's default per-host circuit breaker refuses every call for 5 s after three failures,
+    // which outlasts a short TTL once the store is back; retries and back-off are ours instead.
+    const passThrough: ReturnType<NonNullable<NonNullable<IOptions["faultHandling"]>["host"]>> = {
+      _altReturn: undefined as never,
+      onSuccess: () => ({ dispose() {} }),
+      onFailure: () => ({ dispose() {} }),
+      execute: async (fn, signal) => fn({ signal: signal ?? new AbortController().signal }),
+    };
+    const options: IOptions = {
+      hosts: layout.endpoints.map((endpoint) => `${tls ? "https" : "http"}://${endpoint}`),
+      ...(tls ? { credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } } : {}),
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+      faultHandling: { host: () => passThrough },
+    };
+    const client: Etcd3 = new etcd.Etcd3(options);
+    const where = `etcd at ${layout.endpoints.join(",")}`;
+    const keyOf = (addr: string): string => (layout.dir === "" ? addr : `${layout.dir}/${addr}`);
+    const watchPrefix = layout.dir === "" ? "" : `${layout.dir}/`;
+    const leaseTtl = Math.max(1, Math.ceil(ctx.ttl / 1000));
+    const retryCap = Math.max(FIRST_RETRY_MS, ctx.heartbeat);
+    let lease: Lease | undefined;
+
+    /** One lease per process, kept until etcd says it is gone; a fresh one is granted then. */
+    const currentLease = (): { lease: Lease; fresh: boolean } => {
+      if (lease && !lease.revoked()) return { lease, fresh: false };
+      const granted = client.lease(leaseTtl, { autoKeepAlive: false });
+      // A lost lease is noticed by the next heartbeat; the listener only keeps the event from being unhandled noise.
+      granted.on("lost", (err) => ctx.logger.debug(`etcd lease lost: ${err.message}`));
+      lease = granted;
+      return { lease: granted, fresh: true };
+    };
+
+    return {
+      async register(addr: string, signal: AbortSignal): Promise<void> {
+        const key = keyOf(addr);
+        let lastError: unknown;
+        // Twice at most: the second attempt runs only with a lease granted just now.
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const { lease: held, fresh } = currentLease();
+          try {
+            // A put does not extend a lease; the keepalive is what refreshes the TTL.
+            if (!fresh) await untilAborted(held.keepaliveOnce(), signal, `refreshing the lease of ${key} at ${where}`);
+            await untilAborted(held.put(key).value(addr).exec(), signal, `writing ${key} at ${where}`);
+            return;
+          } catch (err) {
+            lastError = err;
+            if (err instanceof etcd.EtcdLeaseInvalidError || held.revoked()) {
+              lease = undefined;
+              if (!fresh) continue;
+            }
+            break;
+          }
+        }
+        throw toError(lastError, `registering ${addr} at ${where}`);
+      },
+
+      async *watch(signal: AbortSignal): AsyncIterable<DiscoveryUpdate> {
+        let last: string[] | undefined;
+        let retry = FIRST_RETRY_MS;
+        while (!signal.aborted) {
+          let watcher: Watcher | undefined;
+          try {
+            const snapshot = await client.getAll().prefix(watchPrefix).exec();
+            const values = new Map<string, string>(snapshot.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
+            const announce = function* (): Generator<DiscoveryUpdate> {
+              const { entries, invalid } = entriesOf(values.values());
+              if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir}/ at ${where}: ${invalid.join("; ")}`) };
+              if (last === undefined || !sameList(last, entries)) {
+                last = entries;
+                yield { entries };
+              }
+            };
+            yield* announce();
+            retry = FIRST_RETRY_MS;
+
+            const events = new Notifications<Error | "changed">();
+            // Starting right after the snapshot's revision: nothing between the two is missed.
+            watcher = client.watch().prefix(watchPrefix).startRevision((BigInt(snapshot.header.revision) + 1n).toString()).watcher();
+            watcher.on("put", (kv) => {
+              values.set(kv.key.toString(), kv.value.toString());
+              events.push("changed");
+            });
+            watcher.on("delete", (kv) => {
+              values.delete(kv.key.toString());
+              events.push("changed");
+            });
+            watcher.on("disconnected", (err: unknown) => events.push(toError(err, `lost the watch on ${layout.dir}/ at ${where}`)));
+            watcher.on("error", (err: unknown) => events.push(toError(err, `the watch on ${layout.dir}/ at ${where} failed`)));
+            for (;;) {
+              const batch = await events.drain(signal);
+              if (batch === undefined) return;
+              const failure = batch.find((item): item is Error => item instanceof Error);
+              if (failure) throw failure;
+              yield* announce();
+            }
+          } catch (err) {
+            if (signal.aborted) return;
+            yield { error: err instanceof Error && err.message.includes(where) ? err : toError(err, where) };
+            await sleep(retry, undefined, { signal }).catch(() => undefined);
+            retry = Math.min(retry * 2, retryCap);
+          } finally {
+            // Detaching from a dead stream resolves at once; from a live one it waits for etcd's ack.
+            void watcher?.cancel().catch(() => undefined);
+          }
+        }
+      },
+
+      stop(): void {
+        // The lease is left to expire rather than revoked: a restarted `swarm join` must not make its
+        // engine blink out of every manager. Kill the join and the engine leaves after --ttl.
+        lease?.release();
+        lease = undefined;
+        client.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,151 @@
+import { existsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import zookeeper from "node-zookeeper-client";
+import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import { startZookeeper, waitFor, type TestZookeeper } from "@swarm/core/testing";
+import plugin, { entriesOf, parseZkUrl } from "../src/index.js";
+
+const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+function context(path: string, ttl = 2_000): DiscoveryContext<Record<string, never>> {
+  return {
+    name: "zk",
+    options: {},
+    logger: silent,
+    signal: new AbortController().signal,
+    clock: { now: () => Date.now() },
+    uri: { scheme: "zk", path, raw: `zk://${path}` },
+    heartbeat: 200,
+    ttl,
+    discoveryOptions: {},
+  };
+}
+
+function follow(discovery: Discovery) {
+  const abort = new AbortController();
+  const updates: DiscoveryUpdate[] = [];
+  const done = (async () => {
+    for await (const update of discovery.watch(abort.signal)) updates.push(update);
+  })();
+  const lastEntries = (): readonly string[] | undefined =>
+    updates.findLast((u): u is { entries: readonly string[] } => "entries" in u)?.entries;
+  return {
+    updates,
+    async until(expected: readonly string[], what: string): Promise<void> {
+      await waitFor({
+        what: `${what}: the watch did not announce ${JSON.stringify(expected)} (last: ${JSON.stringify(lastEntries())})`,
+        timeoutMs: 20_000,
+        probe: async () => (JSON.stringify(lastEntries()) === JSON.stringify(expected) ? true : undefined),
+      });
+    },
+    async stop(): Promise<void> {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+/** Reads a znode with a client of our own, to check what the plugin wrote. */
+async function readZnode(endpoint: string, path: string): Promise<{ data: string; ephemeral: boolean }> {
+  const client = zookeeper.createClient(endpoint);
+  client.connect();
+  try {
+    return await new Promise((resolve, reject) => {
+      client.getData(path, (err, data, stat) => {
+        if (err) reject(err instanceof Error ? err : new Error(err.toString()));
+        else resolve({ data: data.toString(), ephemeral: !stat.ephemeralOwner.equals(Buffer.alloc(8)) });
+      });
+    });
+  } finally {
+    client.close();
+  }
+}
+
+describe("zk:// URLs", () => {
+  it.each([
+    ["127.0.0.1:2181", {}, ["127.0.0.1:2181"], "/docker/swarm/nodes"],
+    ["a:1,b:2/prod", {}, ["a:1", "b:2"], "/prod/docker/swarm/nodes"],
+    ["a:1/prod/", { "kv.path": "nodes/" }, ["a:1"], "/prod/nodes"],
+  ])("%s %j", (path, options, endpoints, dir) => {
+    expect(parseZkUrl(path, options)).toEqual({ endpoints, dir });
+  });
+
+  it("rejects a missing or malformed server address, and the root as directory", () => {
+    expect(() => parseZkUrl("/x", {})).toThrow("zk:// needs at least one server address");
+    expect(() => parseZkUrl("zkhost/x", {})).toThrow("zk:// server address zkhost: address zkhost: missing port in address");
+    expect(() => parseZkUrl("a:1", { "kv.path": "/" })).toThrow("cannot be the root znode");
+  });
+
+  it("reports values that are not host:port", () => {
+    expect(entriesOf(["b:2", "bad"])).toEqual({ entries: ["b:2"], invalid: ["address bad: missing port in address"] });
+  });
+});
+
+describe.skipIf(!existsSync("/usr/share/java/zookeeper.jar"))("zk discovery against a real ZooKeeper", () => {
+  let store: TestZookeeper;
+  const opened: Discovery[] = [];
+  const open = async (path: string, ttl?: number): Promise<Discovery> => {
+    const discovery = await plugin.create(context(path, ttl));
+    opened.push(discovery);
+    return discovery;
+  };
+
+  beforeAll(async () => {
+    store = await startZookeeper();
+  });
+  afterAll(async () => {
+    for (const d of opened) await d.stop?.();
+    await store?.dispose();
+  });
+
+  it("registers ephemeral nodes, follows the directory, and drops a closed session's node", async () => {
+    const joinA = await open(`${store.endpoint}/t1`);
+    const joinB = await open(`${store.endpoint}/t1`);
+    const manager = follow(await open(`${store.endpoint}/t1`));
+    await manager.until([], "empty directory");
+    await joinA.register("10.0.0.1:2375", AbortSignal.timeout(10_000));
+    await joinB.register("10.0.0.2:2375", AbortSignal.timeout(10_000));
+    // A second heartbeat on the same session is a no-op, not an error.
+    await joinB.register("10.0.0.2:2375", AbortSignal.timeout(10_000));
+    await manager.until(["10.0.0.1:2375", "10.0.0.2:2375"], "two joins");
+    expect(await readZnode(store.endpoint, "/t1/docker/swarm/nodes/10.0.0.1:2375")).toEqual({ data: "10.0.0.1:2375", ephemeral: true });
+    await joinB.stop?.();
+    await manager.until(["10.0.0.1:2375"], "joinB closed its session");
+    await manager.stop();
+  });
+
+  it("reports a server that is down and converges once it is back", async () => {
+    await store.stop();
+    const join = await open(`${store.endpoint}/t2`, 4_000);
+    const manager = follow(await open(`${store.endpoint}/t2`));
+    await waitFor({
+      what: "the watch did not report the missing server",
+      timeoutMs: 15_000,
+      probe: async () => (manager.updates.some((u) => "error" in u && u.error.message.includes(`ZooKeeper at ${store.endpoint}`)) ? true : undefined),
+    });
+    await expect(join.register("10.0.0.3:2375", AbortSignal.timeout(1_000))).rejects.toThrow(`no connection to ZooKeeper at ${store.endpoint}`);
+    await store.start();
+    await join.register("10.0.0.3:2375", AbortSignal.timeout(15_000));
+    await manager.until(["10.0.0.3:2375"], "after the server started");
+    await manager.stop();
+  });
+
+  it("keeps the registration through a short server restart", async () => {
+    const join = await open(`${store.endpoint}/t3`, 6_000);
+    const manager = follow(await open(`${store.endpoint}/t3`));
+    await join.register("10.0.0.4:2375", AbortSignal.timeout(10_000));
+    await manager.until(["10.0.0.4:2375"], "before the restart");
+    await store.stop();
+    await store.start();
+    await waitFor({
+      what: "join could not register again after the restart",
+      timeoutMs: 20_000,
+      probe: async () => {
+        await join.register("10.0.0.4:2375", AbortSignal.timeout(2_000));
+        return true;
+      },
+    });
+    await manager.until(["10.0.0.4:2375"], "after the restart");
+    await manager.stop();
+  });
+});
