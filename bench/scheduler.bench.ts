@@ -94,13 +94,13 @@ async function run(strategyName: string, nodes: number, containers: number, deci
   const timings = new Float64Array(decisions);
   let failures = 0;
   // Warm up the JIT and the caches so the figures describe steady state.
-  for (let i = 0; i < 500; i++) scheduler.rank(mix[i % mix.length]!, cluster);
+  for (let i = 0; i < 500; i++) scheduler.pick(mix[i % mix.length]!, cluster);
   const started = process.hrtime.bigint();
   for (let i = 0; i < decisions; i++) {
     const request = mix[i % mix.length]!;
     const t0 = process.hrtime.bigint();
     try {
-      const chosen = scheduler.rank(request, cluster)[0]!;
+      const chosen = scheduler.pick(request, cluster);
       const at = index.get(chosen.id)!;
       const added = makeContainer({ name: `new-${i}`, memory: request.memory, pending: true });
       cluster[at] = { ...chosen, containers: [...chosen.containers, added], usedMemory: chosen.usedMemory + request.memory };

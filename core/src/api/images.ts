@@ -1,11 +1,134 @@
-import type { FastifyInstance } from "fastify";
-import type { Engine } from "../engines/engine.js";
+import { PassThrough, Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import split2 from "split2";
+import type { Engine, EngineResponse } from "../engines/engine.js";
+import { engineMessage } from "../engines/engine.js";
 import type { ImageSummary } from "../engines/docker-types.js";
-import { SwarmError } from "../errors/catalog.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
 import { labelMatches, parseFilters, query, queryBool, type ApiContext } from "./context.js";
+import { forwardableHeaders, proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
+
+type Wildcard = { "*": string };
 
 export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/images/json", async (request) => listImages(ctx.cluster.validatedEngines(), query(request)));
+
+  app.get("/images/viz", async () => {
+    throw new SwarmError("NotImplemented", "Not supported in clustering mode.");
+  });
+
+  app.get("/images/search", async (request, reply) => {
+    await proxyToEngine(topEngine(ctx), request, reply, { path: "/images/search" });
+  });
+
+  // `docker save a b`: one healthy engine must hold every image, or the archive would be partial.
+  app.get("/images/get", async (request, reply) => {
+    const names = new URLSearchParams(rawQuery(request.raw.url ?? "")).getAll("names");
+    const engine = ctx.cluster
+      .healthyEngines()
+      .find((e) => names.every((name) => e.images.some((image) => imageMatches(image, name))));
+    if (!engine) throw new SwarmError("NotFound", `Unable to find a healthy engine containing all images: [${names.join(" ")}]`);
+    await proxyToEngine(engine, request, reply, { path: "/images/get" });
+  });
+
+  app.post("/images/create", async (request, reply) => {
+    const q = query(request);
+    if (q.fromImage !== undefined && q.fromImage !== "") return pullImage(ctx, request, reply);
+    if (q.fromSrc !== undefined && q.fromSrc !== "") return importImage(ctx, request, reply);
+    throw new SwarmError("BadRequest", "fromImage or fromSrc is required");
+  });
+
+  app.post("/images/load", async (request, reply) => loadImages(ctx, request, reply));
+
+  app.post("/images/prune", async (request) => {
+    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
+      engine.json<{ ImagesDeleted?: unknown[] | null; SpaceReclaimed?: number }>("POST", "/images/prune", {
+        query: rawQuery(request.raw.url ?? ""),
+        versionPrefix: versionPrefixOf(request),
+        timeout: 0,
+      }),
+    );
+    await refreshAll(results.map((r) => r.engine), (e) => e.refreshImages());
+    throwFailures(results);
+    const deleted = results.flatMap((r) => (r.ok ? (r.value.ImagesDeleted ?? []) : []));
+    return {
+      ImagesDeleted: deleted.length > 0 ? deleted : null,
+      SpaceReclaimed: results.reduce((sum, r) => sum + (r.ok ? (r.value.SpaceReclaimed ?? 0) : 0), 0),
+    };
+  });
+
+  // Image names hold slashes (`127.0.0.1:5000/team/app`) and the docker CLI does not escape them.
+  app.get<{ Params: Wildcard }>("/images/*", async (request, reply) => {
+    const { name, action } = splitAction(request.params["*"], ["json", "history", "get"]);
+    if (action === undefined) throw new SwarmError("NotFound", "page not found");
+    const engine = engineHolding(ctx, name);
+    if (!engine) throw new SwarmError("NotFound", `No such image: ${name}`);
+    await proxyToEngine(engine, request, reply, { path: `/images/${name}/${action}` });
+  });
+
+  app.post<{ Params: Wildcard }>("/images/*", async (request, reply) => {
+    const { name, action } = splitAction(request.params["*"], ["push", "tag"]);
+    if (action === "push") {
+      const tag = query(request).tag ?? "";
+      // Without a tag the engine pushes every tag of the repository.
+      const engine = tag === "" ? engineHolding(ctx, name, { anyTag: true }) : engineHolding(ctx, `${name}:${tag}`);
+      if (!engine) throw new SwarmError("NotFound", `No such image: ${name}`);
+      await proxyToEngine(engine, request, reply, { path: `/images/${name}/push` });
+      return;
+    }
+    if (action === "tag") return tagImage(ctx, request, reply, name);
+    throw new SwarmError("NotFound", "page not found");
+  });
+
+  app.delete<{ Params: Wildcard }>("/images/*", async (request) => {
+    const name = request.params["*"];
+    const engines = ctx.cluster.validatedEngines().filter((e) => e.images.some((image) => imageResolves(image, name)));
+    // Classic Swarm's rmi message has no colon; scripts match on it.
+    if (engines.length === 0) throw new SwarmError("NotFound", `No such image ${name}`);
+    const results = await eachEngine(engines, (engine) =>
+      engine.json<unknown[] | null>("DELETE", `/images/${name}`, {
+        query: rawQuery(request.raw.url ?? ""),
+        versionPrefix: versionPrefixOf(request),
+      }),
+    );
+    await refreshAll(engines, (e) => e.refreshImages());
+    throwFailures(results);
+    return results.flatMap((r) => (r.ok ? (r.value ?? []) : []));
+  });
+}
+
+// ---- Lookups -------------------------------------------------------------------------------
+
+/** `a/b/json` → name `a/b`, action `json` when the last segment is one of `actions`. */
+function splitAction(path: string, actions: readonly string[]): { name: string; action: string | undefined } {
+  const slash = path.lastIndexOf("/");
+  const last = slash < 0 ? "" : path.slice(slash + 1);
+  if (slash > 0 && actions.includes(last)) return { name: path.slice(0, slash), action: last };
+  return { name: path, action: undefined };
+}
+
+/**
+ * The first engine (healthy ones first) on which dockerd itself would resolve `name`; with
+ * `anyTag`, the first holding any tag of the repository (§4.4's looser rule).
+ */
+function engineHolding(ctx: ApiContext, name: string, options: { anyTag?: boolean } = {}): Engine | undefined {
+  const engines = ctx.cluster.validatedEngines().sort((a, b) => Number(b.isHealthy()) - Number(a.isHealthy()));
+  const match = options.anyTag ? imageMatches : imageResolves;
+  return engines.find((e) => e.images.some((image) => match(image, name)));
+}
+
+/** The best node for an empty request: where classic Swarm sent search, auth and network creation. */
+export function topEngine(ctx: ApiContext): Engine {
+  const ranked = ctx.cluster.scheduler.rank(toScheduleRequest(normalizeConfig({}), undefined), ctx.cluster.nodes());
+  const engine = ranked[0] ? ctx.cluster.engineById(ranked[0].id) : undefined;
+  if (!engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  return engine;
+}
+
+/** `docker.io/library/busybox` and `busybox` are one repository. */
+function familiar(reference: string): string {
+  return reference.replace(/^(docker\.io|index\.docker\.io)\//, "").replace(/^library\//, "");
 }
 
 /** The repository part of a reference: `localhost:5000/foo:1` → `localhost:5000/foo`. */
@@ -17,32 +140,50 @@ export function repositoryOf(reference: string): string {
   return reference.slice(0, colon);
 }
 
-/** Does `image` answer to `name` (§4.4): an ID or ID prefix, or a repository with equal or no tag. */
-export function imageMatches(image: ImageSummary, name: string): boolean {
+function idMatches(image: ImageSummary, name: string): boolean {
   const bareId = image.Id.replace(/^sha256:/, "");
   const bareName = name.replace(/^sha256:/, "");
-  if (bareName.length > 2 && bareId.startsWith(bareName)) return true;
-  const repository = repositoryOf(name);
-  const tag = name.length > repository.length ? name.slice(repository.length + 1) : undefined;
-  for (const repoTag of image.RepoTags ?? []) {
-    const repo = repositoryOf(repoTag);
-    if (repo === repository && (tag === undefined || repoTag.slice(repo.length + 1) === tag)) return true;
-  }
-  for (const digest of image.RepoDigests ?? []) {
-    const repo = repositoryOf(digest);
-    if (repo === repository && (tag === undefined || digest.slice(repo.length + 1) === tag)) return true;
+  return bareName.length > 2 && bareId.startsWith(bareName);
+}
+
+/** Does `image` answer to `name` (§4.4): an ID or ID prefix, or a repository with equal or no tag. */
+export function imageMatches(image: ImageSummary, name: string): boolean {
+  if (idMatches(image, name)) return true;
+  const wanted = familiar(name);
+  const repository = repositoryOf(wanted);
+  const tag = wanted.length > repository.length ? wanted.slice(repository.length + 1) : undefined;
+  for (const reference of [...(image.RepoTags ?? []), ...(image.RepoDigests ?? [])]) {
+    const own = familiar(reference);
+    const repo = repositoryOf(own);
+    if (repo === repository && (tag === undefined || own.slice(repo.length + 1) === tag)) return true;
   }
   return false;
+}
+
+/**
+ * Would dockerd resolve `name` to `image`: an ID prefix, `repo@digest`, or `repo:tag` with the tag
+ * defaulting to `latest`. Stricter than imageMatches, so an operation forwarded by name cannot fail
+ * on an engine that only holds another tag of the repository.
+ */
+export function imageResolves(image: ImageSummary, name: string): boolean {
+  if (idMatches(image, name)) return true;
+  const wanted = familiar(name);
+  const repository = repositoryOf(wanted);
+  const full = wanted.length > repository.length ? wanted : `${wanted}:latest`;
+  const references = wanted.includes("@") ? (image.RepoDigests ?? []) : (image.RepoTags ?? []);
+  return references.some((reference) => familiar(reference) === full);
 }
 
 /** A glob on familiar names (`busy*`, `library/*`), as dockerd's `reference` filter. */
 function referenceMatches(image: ImageSummary, pattern: string): boolean {
   const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", "[^/]")}$`);
   return (image.RepoTags ?? []).some((tag) => {
-    const familiar = tag.replace(/^docker\.io\/(library\/)?/, "");
-    return regex.test(familiar) || regex.test(repositoryOf(familiar));
+    const own = familiar(tag);
+    return regex.test(own) || regex.test(repositoryOf(own));
   });
 }
+
+// ---- Listing -------------------------------------------------------------------------------
 
 /**
  * The union of every engine's images, grouped by ID with tags and digests merged, newest first
@@ -94,4 +235,330 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
     }
   }
   return [...grouped.values()].sort((a, b) => b.Created - a.Created);
+}
+
+// ---- Tag -----------------------------------------------------------------------------------
+
+async function tagImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, name: string): Promise<void> {
+  const engines = ctx.cluster.validatedEngines().filter((e) => e.images.some((image) => imageResolves(image, name)));
+  if (engines.length === 0) throw new SwarmError("NotFound", `No such image: ${name}`);
+  const results = await eachEngine(engines, (engine) =>
+    engine.send("POST", `/images/${name}/tag`, { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
+  );
+  await refreshAll(engines, (e) => e.refreshImages());
+  throwFailures(results);
+  await reply.code(201).send();
+}
+
+// ---- Fan-out helpers -----------------------------------------------------------------------
+
+export type EngineResult<T> = { engine: Engine; ok: true; value: T } | { engine: Engine; ok: false; error: unknown };
+
+/** Runs `fn` on every engine in parallel; never rejects. */
+export async function eachEngine<T>(engines: readonly Engine[], fn: (engine: Engine) => Promise<T>): Promise<Array<EngineResult<T>>> {
+  return Promise.all(
+    engines.map(async (engine): Promise<EngineResult<T>> => {
+      try {
+        return { engine, ok: true, value: await fn(engine) };
+      } catch (error) {
+        return { engine, ok: false, error };
+      }
+    }),
+  );
+}
+
+/**
+ * Per-engine failures as one error: `<engine>: <err>` lines (§4.7). A lone failure keeps its
+ * engine's status (404, 409 …) so the client sees dockerd's code.
+ */
+export function throwFailures<T>(results: ReadonlyArray<EngineResult<T>>): void {
+  const failures = results.filter((r): r is Extract<EngineResult<T>, { ok: false }> => !r.ok);
+  if (failures.length === 0) return;
+  const message = failures.map((f) => `${f.engine.name}: ${errorMessage(f.error)}`).join("\n");
+  const first = failures[0]!.error;
+  const status = failures.length === 1 && first instanceof SwarmError ? first.status : 500;
+  throw new SwarmError("Engine", message, { status });
+}
+
+/** Mirror refreshes after a change; a failed refresh is caught up by the periodic one. */
+export async function refreshAll(engines: readonly Engine[], refresh: (engine: Engine) => Promise<void>): Promise<void> {
+  await Promise.all(engines.map((engine) => refresh(engine).catch(() => undefined)));
+}
+
+export interface JsonMessage {
+  id?: string;
+  status?: string;
+  stream?: string;
+  error?: string;
+  errorDetail?: { code?: number; message?: string };
+  progress?: string;
+  progressDetail?: unknown;
+  aux?: unknown;
+  [key: string]: unknown;
+}
+
+/** A JSON message stream answered with 200 at once, as dockerd streams pulls and loads. */
+export interface JsonStream {
+  write(message: JsonMessage): void;
+  end(): void;
+  /** Aborted when the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+export function openJsonStream(reply: FastifyReply): JsonStream {
+  const abort = new AbortController();
+  const headers: Record<string, string | number | string[]> = {};
+  for (const [key, value] of Object.entries(reply.getHeaders())) if (value !== undefined) headers[key] = value;
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, { ...headers, "content-type": "application/json" });
+  raw.flushHeaders();
+  raw.once("close", () => abort.abort());
+  return {
+    signal: abort.signal,
+    write(message) {
+      if (!raw.writableEnded && !raw.destroyed) raw.write(`${JSON.stringify(message)}\r\n`);
+    },
+    end() {
+      if (!raw.writableEnded) raw.end();
+    },
+  };
+}
+
+/** The JSON messages of an engine's streamed answer; a line that is not JSON becomes a status. */
+export async function* engineMessages(response: EngineResponse): AsyncGenerator<JsonMessage> {
+  for await (const line of response.body.pipe(split2()) as AsyncIterable<string>) {
+    if (line.trim() === "") continue;
+    try {
+      yield JSON.parse(line) as JsonMessage;
+    } catch {
+      yield { status: line };
+    }
+  }
+}
+
+/**
+ * One request body sent to several engines at once without buffering it: the slowest engine sets
+ * the pace. `drop(i)` detaches a branch whose engine gave up, so it cannot stall the others.
+ */
+export function teeBody(source: Readable | undefined, count: number): { branches: Array<Readable | undefined>; drop(index: number): void } {
+  if (!source) return { branches: Array.from({ length: count }, () => undefined), drop: () => undefined };
+  const branches = Array.from({ length: count }, () => {
+    const branch = new PassThrough();
+    branch.on("error", () => undefined);
+    source.pipe(branch);
+    return branch;
+  });
+  source.once("close", () => {
+    if (source.readableEnded) return;
+    for (const branch of branches) branch.destroy(new Error("the client closed the request body"));
+  });
+  return {
+    branches,
+    drop(index) {
+      const branch = branches[index];
+      if (!branch) return;
+      source.unpipe(branch);
+      branch.resume();
+    },
+  };
+}
+
+export interface FanOutOptions {
+  readonly engines: readonly Engine[];
+  readonly stream: JsonStream;
+  /** Starts the engine's request; `body` is that engine's branch of the client's body, if any. */
+  readonly call: (engine: Engine, body: Readable | undefined, signal: AbortSignal) => Promise<EngineResponse>;
+  /** Each engine message's status as the client sees it. `status` undefined = the start/finish line. */
+  readonly label: (status: string | undefined) => string | undefined;
+  /** A line before the engine is called and after it succeeded (classic's pull did both). */
+  readonly announce?: boolean;
+  readonly body?: Readable | undefined;
+  /** Errors that count as a skip rather than a failure (another OS's image): the status to show. */
+  readonly skipped?: (engine: Engine, message: string) => string | undefined;
+}
+
+export interface FanOutResult {
+  readonly succeeded: Engine[];
+  readonly failures: Array<{ engine: Engine; message: string }>;
+}
+
+/**
+ * Runs one streamed operation on several engines in parallel and merges their messages, each
+ * tagged with its engine's name (`id`), the layout classic Swarm used and the docker CLI renders
+ * one line per node. An engine's error never ends the merged stream: it becomes that node's status
+ * line, and the caller decides on the final error object.
+ */
+export async function fanOutStream(options: FanOutOptions): Promise<FanOutResult> {
+  const { engines, stream, label } = options;
+  const tee = teeBody(options.body, engines.length);
+  const succeeded: Engine[] = [];
+  const failures: Array<{ engine: Engine; message: string }> = [];
+  await Promise.all(
+    engines.map(async (engine, index) => {
+      const id = engine.name;
+      if (options.announce) stream.write({ status: label(undefined), id });
+      let failure: string | undefined;
+      try {
+        const response = await options.call(engine, tee.branches[index], stream.signal);
+        if (response.statusCode >= 400) {
+          failure = engineMessage(await response.body.text());
+        } else {
+          for await (const message of engineMessages(response)) {
+            const error = message.error ?? message.errorDetail?.message;
+            if (error !== undefined) {
+              failure = error;
+              break;
+            }
+            const status = message.status ?? (typeof message.stream === "string" ? message.stream.trim() : undefined);
+            stream.write({ ...message, id, status: label(status ?? "") });
+          }
+        }
+      } catch (err) {
+        if (stream.signal.aborted) return;
+        failure = errorMessage(err);
+      } finally {
+        tee.drop(index);
+      }
+      if (failure === undefined) {
+        succeeded.push(engine);
+        if (options.announce) stream.write({ status: label(undefined), id });
+        return;
+      }
+      const skip = options.skipped?.(engine, failure);
+      if (skip !== undefined) {
+        stream.write({ status: skip, id });
+        succeeded.push(engine);
+        return;
+      }
+      failures.push({ engine, message: failure });
+      stream.write({ status: label(failure), id });
+    }),
+  );
+  return { succeeded, failures };
+}
+
+/** The final error object of a merged stream: which nodes failed and why. */
+export function writeFailures(stream: JsonStream, failures: FanOutResult["failures"]): void {
+  if (failures.length === 0) return;
+  const message = failures.map((f) => `${f.engine.name}: ${f.message}`).join("\n");
+  stream.write({ errorDetail: { code: 1, message }, error: message });
+}
+
+function streamHeaders(request: FastifyRequest): Record<string, string | string[]> {
+  return forwardableHeaders(request.headers);
+}
+
+// ---- Pull, import, load (§4.7) -------------------------------------------------------------
+
+/** `fromImage` + `tag` as classic Swarm printed it: `:tag`, or `@digest` when the tag is one. */
+function pullReference(q: Record<string, string | undefined>): string {
+  const image = q.fromImage ?? "";
+  const tag = q.tag ?? "";
+  if (tag === "") return image;
+  return tag.includes(":") ? `${image}@${tag}` : `${image}:${tag}`;
+}
+
+async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const engines = ctx.cluster.validatedEngines();
+  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  const ref = pullReference(query(request));
+  const stream = openJsonStream(reply);
+  const headers = streamHeaders(request);
+  const result = await fanOutStream({
+    engines,
+    stream,
+    announce: true,
+    label: (status) => (status === undefined || status === "" ? `Pulling ${ref}...` : `Pulling ${ref}... : ${status}`),
+    call: (engine, _body, signal) =>
+      engine.call("POST", "/images/create", {
+        query: rawQuery(request.raw.url ?? ""),
+        headers,
+        versionPrefix: versionPrefixOf(request),
+        timeout: 0,
+        signal,
+      }),
+  });
+  await refreshAll(result.succeeded, (e) => e.refreshImages());
+  // A mixed Linux/Windows cluster pulls what each node can run: OS mismatches alone are no failure.
+  const onlyOsMismatch = result.succeeded.length > 0 && result.failures.every((f) => f.message.includes("image operating system"));
+  if (!onlyOsMismatch) writeFailures(stream, result.failures);
+  stream.end();
+}
+
+async function importImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const engines = ctx.cluster.validatedEngines();
+  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  const fromStdin = query(request).fromSrc === "-";
+  const body = fromStdin ? bodyStream(request) : undefined;
+  const stream = openJsonStream(reply);
+  const headers = streamHeaders(request);
+  const result = await fanOutStream({
+    engines,
+    stream,
+    body,
+    label: (status) => status,
+    skipped: (engine, message) => osSkip("Import", engine, message),
+    call: (engine, branch, signal) =>
+      engine.call("POST", "/images/create", {
+        query: rawQuery(request.raw.url ?? ""),
+        headers,
+        body: branch,
+        versionPrefix: versionPrefixOf(request),
+        timeout: 0,
+        signal,
+      }),
+  });
+  await refreshAll(result.succeeded, (e) => e.refreshImages());
+  writeFailures(stream, result.failures);
+  stream.end();
+}
+
+async function loadImages(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const engines = ctx.cluster.validatedEngines();
+  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  const body = bodyStream(request);
+  const stream = openJsonStream(reply);
+  const headers = streamHeaders(request);
+  const result = await fanOutStream({
+    engines,
+    stream,
+    body,
+    label: (status) => (status === undefined || status === "" ? "Loading Image..." : `Loading Image... : ${status}`),
+    skipped: (engine, message) => osSkip("Load", engine, message),
+    call: (engine, branch, signal) =>
+      engine.call("POST", "/images/load", {
+        query: rawQuery(request.raw.url ?? ""),
+        headers,
+        body: branch ?? "",
+        versionPrefix: versionPrefixOf(request),
+        timeout: 0,
+        signal,
+      }),
+  });
+  await refreshAll(result.succeeded, (e) => e.refreshImages());
+  writeFailures(stream, result.failures);
+  stream.end();
+}
+
+/** dockerd's refusals of another OS's image (load, then import), which classic Swarm let a node skip. */
+const OS_MISMATCH = [/cannot load (\w+) image on (\w+)/, /image operating system "(\w+)" cannot be used on this platform/];
+
+function osSkip(what: "Import" | "Load", engine: Engine, message: string): string | undefined {
+  for (const pattern of OS_MISMATCH) {
+    const match = pattern.exec(message);
+    if (!match) continue;
+    const engineOs = match[2] ?? engine.info?.OSType ?? "linux";
+    return `${what} skipped because image is for ${match[1] ?? ""} and engine is running ${engineOs}`;
+  }
+  return undefined;
+}
+
+/** The client's raw body (the content-type parser leaves non-JSON bodies as the request stream). */
+export function bodyStream(request: FastifyRequest): Readable | undefined {
+  const body = request.body;
+  if (body instanceof Readable) return body;
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "string" || Buffer.isBuffer(body)) return Readable.from([body]);
+  return Readable.from([JSON.stringify(body)]);
 }

@@ -3,7 +3,10 @@ import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
+import { containerOpsRoutes } from "./container-ops.js";
 import { containerRoutes } from "./containers.js";
+import { execRoutes } from "./exec.js";
+import { hijackRoutes } from "./hijack.js";
 import { imageRoutes } from "./images.js";
 import { systemRoutes } from "./system.js";
 
@@ -99,6 +102,10 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
 
   systemRoutes(app, ctx);
   containerRoutes(app, ctx);
+  containerOpsRoutes(app, ctx);
+  execRoutes(app, ctx);
+  // Attach and exec start arrive as Upgrade requests on app.server, never through fastify.
+  hijackRoutes(app, ctx);
   imageRoutes(app, ctx);
   for (const register of options.extraRoutes ?? []) register(app, ctx);
   return app;

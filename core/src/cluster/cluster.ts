@@ -266,10 +266,9 @@ export class Cluster implements ClusterBackend {
       scheduleLabels[SwarmLabels.affinities] = JSON.stringify([...affinities, `image==${config.Image}`]);
     }
     const scheduleRequest = toScheduleRequest({ ...placed, Labels: scheduleLabels }, name);
-    const ranked = this.scheduler.rank(scheduleRequest, this.nodes());
-    const chosen = ranked[0];
-    const engine = chosen ? this.engines.get(chosen.id) : undefined;
-    if (!chosen || !engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+    const chosen = this.scheduler.pick(scheduleRequest, this.nodes());
+    const engine = this.engines.get(chosen.id);
+    if (!engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
     this.options.logger.debug(`Scheduling container ${name ?? swarmId.slice(0, 12)} to `, { NodeName: engine.name, NodeID: engine.id });
 
     const pending: ContainerView = {

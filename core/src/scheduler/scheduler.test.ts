@@ -51,6 +51,14 @@ describe("scheduler host", () => {
     expect(scheduler.rank(makeRequest(), nodes).map((n) => n.name)).toEqual(["node-1", "node-3", "node-2"]);
   });
 
+  it("picks the node rank puts first", () => {
+    for (const env of [[], ["constraint:zone==b"], ["constraint:zone==~z"]]) {
+      const request = makeRequest({ env });
+      expect(scheduler.pick(request, nodes)).toBe(scheduler.rank(request, nodes)[0]);
+    }
+    expect(() => scheduler.pick(makeRequest({ env: ["constraint:zone==z"] }), nodes)).toThrow(SchedulingError);
+  });
+
   it("falls back to a second pass without soft expressions", () => {
     const ranked = scheduler.rank(makeRequest({ env: ["constraint:zone==~z"] }), nodes);
     expect(ranked.map((n) => n.name)).toEqual(["node-1", "node-3", "node-2"]);

@@ -43,15 +43,32 @@ export class Scheduler {
 
   /** Candidate nodes ranked best first; throws SchedulingError when none fits. */
   rank(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView[] {
+    return this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.sort(request, candidates, total, reasons));
+  }
+
+  /** The best node only: what a create needs, in one linear scan instead of a sort. */
+  pick(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView {
+    return this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.best(request, candidates, total, reasons));
+  }
+
+  private withSoftFallback<T>(
+    request: ScheduleRequest,
+    nodes: readonly NodeView[],
+    choose: (candidates: readonly NodeView[], total: number, reasons: Map<string, number>) => T,
+  ): T {
     try {
-      return this.pass(request, nodes, true);
+      return choose(...this.filter(request, nodes, true));
     } catch (firstError) {
       if (!(firstError instanceof SchedulingError)) throw firstError;
-      return this.pass(request, nodes, false);
+      return choose(...this.filter(request, nodes, false));
     }
   }
 
-  private pass(request: ScheduleRequest, nodes: readonly NodeView[], enforceSoft: boolean): NodeView[] {
+  private filter(
+    request: ScheduleRequest,
+    nodes: readonly NodeView[],
+    enforceSoft: boolean,
+  ): [readonly NodeView[], number, Map<string, number>] {
     const context: FilterPass = { enforceSoft, nodes };
     let remaining: readonly NodeView[] = nodes;
     const reasons = new Map<string, number>();
@@ -85,7 +102,31 @@ export class Scheduler {
       remaining = kept;
     }
     if (remaining.length === 0) throw new SchedulingError(NO_NODES, renderReasons(nodes.length, reasons), reasons);
-    return this.sort(request, remaining, nodes.length, reasons);
+    return [remaining, nodes.length, reasons];
+  }
+
+  private best(request: ScheduleRequest, candidates: readonly NodeView[], total: number, reasons: Map<string, number>): NodeView {
+    const { name, strategy } = this.strategy;
+    const direction = tieDirection(strategy);
+    let best: NodeView | undefined;
+    let bestScore = 0;
+    try {
+      for (const node of candidates) {
+        const result = strategy.score(request, node);
+        if (!result.fits) {
+          reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+          continue;
+        }
+        if (best === undefined || compareRanked(result.score, node, bestScore, best, direction) < 0) {
+          best = node;
+          bestScore = result.score;
+        }
+      }
+    } catch (err) {
+      throw pluginError(name, "score", err);
+    }
+    if (best === undefined) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
+    return best;
   }
 
   private sort(
@@ -106,13 +147,8 @@ export class Scheduler {
       throw pluginError(name, "score", err);
     }
     if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
-    const direction = strategy.tieBreak === "more-containers" ? -1 : strategy.tieBreak === "fewer-containers" ? 1 : 0;
-    scored.sort(
-      (a, b) =>
-        b.score - a.score ||
-        direction * (a.node.containers.length - b.node.containers.length) ||
-        (direction === 0 ? 0 : a.node.name < b.node.name ? -1 : a.node.name > b.node.name ? 1 : 0),
-    );
+    const direction = tieDirection(strategy);
+    scored.sort((a, b) => compareRanked(a.score, a.node, b.score, b.node, direction));
     return scored.map((entry) => entry.node);
   }
 
@@ -134,6 +170,19 @@ export class Scheduler {
     }
     return message;
   }
+}
+
+function tieDirection(strategy: Strategy): number {
+  return strategy.tieBreak === "more-containers" ? -1 : strategy.tieBreak === "fewer-containers" ? 1 : 0;
+}
+
+/** Negative when (scoreA, a) ranks before (scoreB, b): higher score, then the tie-break, then name. */
+function compareRanked(scoreA: number, a: NodeView, scoreB: number, b: NodeView, direction: number): number {
+  if (scoreA !== scoreB) return scoreB - scoreA;
+  if (direction === 0) return 0;
+  const byContainers = direction * (a.containers.length - b.containers.length);
+  if (byContainers !== 0) return byContainers;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 export function renderReasons(total: number, reasons: ReadonlyMap<string, number>): string {
