@@ -176,10 +176,17 @@ describe("swarm manage on 3 engines", () => {
     expect(start.Actor.Attributes["node.addr"]).toBe(cluster.engines[2]!.host);
   });
 
-  it("lists images merged across nodes", async () => {
+  it("lists the images of every node, one row per image ID", async () => {
+    const direct = new Set<string>();
+    for (const engine of cluster.engines) {
+      const images = (await (await request(`${engine.url}/images/json`)).body.json()) as Array<{ Id: string }>;
+      for (const image of images) direct.add(image.Id);
+    }
     const response = await request(`${manager.url}/v1.41/images/json`);
-    const images = (await response.body.json()) as Array<{ RepoTags: string[] }>;
-    expect(images.filter((i) => i.RepoTags.includes("busybox:latest"))).toHaveLength(1);
+    const images = (await response.body.json()) as Array<{ Id: string; RepoTags: string[] }>;
+    expect(new Set(images.map((i) => i.Id))).toEqual(direct);
+    expect(images).toHaveLength(direct.size);
+    expect(images.every((i) => i.RepoTags.includes("busybox:latest"))).toBe(true);
   });
 
   it("marks a killed engine Unhealthy, schedules around it, and takes it back after it restarts", async () => {

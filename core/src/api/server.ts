@@ -8,6 +8,11 @@ import { containerRoutes } from "./containers.js";
 import { execRoutes } from "./exec.js";
 import { hijackRoutes } from "./hijack.js";
 import { imageRoutes } from "./images.js";
+import { buildRoutes } from "./build.js";
+import { networkRoutes } from "./networks.js";
+import { pluginRoutes } from "./plugins.js";
+import { systemExtraRoutes } from "./system-extra.js";
+import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
@@ -107,6 +112,11 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   // Attach and exec start arrive as Upgrade requests on app.server, never through fastify.
   hijackRoutes(app, ctx);
   imageRoutes(app, ctx);
+  buildRoutes(app, ctx);
+  networkRoutes(app, ctx);
+  volumeRoutes(app, ctx);
+  pluginRoutes(app, ctx);
+  systemExtraRoutes(app, ctx);
   for (const register of options.extraRoutes ?? []) register(app, ctx);
   return app;
 }

@@ -19,14 +19,13 @@ interface JoinFlags {
 }
 
 export const DISCOVERY_FORMS_HELP = `
-Arguments:
-  <discovery>    discovery service to use [$SWARM_DISCOVERY]
-                  * token://<token>
-                  * consul://<ip>/<path>
-                  * etcd://<ip1>,<ip2>/<path>
-                  * file://path/to/file
-                  * zk://<ip1>,<ip2>/<path>
-                  * [nodes://]<ip1>,<ip2>`;
+<discovery> forms:
+  * token://<token>
+  * consul://<ip>/<path>
+  * etcd://<ip1>,<ip2>/<path>
+  * file://path/to/file
+  * zk://<ip1>,<ip2>/<path>
+  * [nodes://]<ip1>,<ip2>`;
 
 function fail(message: string): never {
   throw new SwarmError("Config", message);

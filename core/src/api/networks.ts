@@ -1,0 +1,276 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { RE2JS } from "re2js";
+import type { Cluster } from "../cluster/cluster.js";
+import { EngineError, engineMessage, isConnectionError, type Engine } from "../engines/engine.js";
+import type { NetworkResource } from "../engines/docker-types.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { SwarmLabels, normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
+import { labelMatches, parseFilters, query, type ApiContext } from "./context.js";
+import { eachEngine, refreshAll, throwFailures, topEngine } from "./images.js";
+import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
+
+type Wildcard = { "*": string };
+interface Located {
+  readonly engine: Engine;
+  readonly network: NetworkResource;
+}
+
+const BUILTIN = new Set(["bridge", "host", "none"]);
+
+export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get("/networks", async (request) => listNetworks(ctx.cluster, query(request)));
+
+  app.post("/networks/create", async (request, reply) => createNetwork(ctx, request, reply));
+
+  app.post("/networks/prune", async (request) => {
+    const engines = ctx.cluster.healthyEngines();
+    const results = await eachEngine(engines, (engine) =>
+      engine.json<{ NetworksDeleted?: string[] | null }>("POST", "/networks/prune", {
+        query: rawQuery(request.raw.url ?? ""),
+        versionPrefix: versionPrefixOf(request),
+      }),
+    );
+    await refreshAll(engines, (e) => e.refreshNetworks());
+    throwFailures(results);
+    // Pruned networks are local to their node: named as the listing names them.
+    const deleted = results.flatMap((r) => (r.ok ? (r.value.NetworksDeleted ?? []).map((name) => `${r.engine.name}/${name}`) : []));
+    return { NetworksDeleted: deleted.length > 0 ? deleted : null };
+  });
+
+  // Network references may carry a node prefix (`node-1/web`), which the docker CLI does not escape.
+  app.get<{ Params: Wildcard }>("/networks/*", async (request, reply) => {
+    const ref = request.params["*"];
+    const found = ctx.cluster.findNetwork(ref);
+    if (!found) throw new SwarmError("NotFound", `No such network: ${ref}`);
+    await proxyToEngine(found.engine, request, reply, { path: `/networks/${found.network.Id}` });
+  });
+
+  app.delete<{ Params: Wildcard }>("/networks/*", async (request, reply) => removeNetwork(ctx, request, reply, request.params["*"]));
+
+  app.post<{ Params: Wildcard }>("/networks/*", async (request, reply) => {
+    const path = request.params["*"];
+    const slash = path.lastIndexOf("/");
+    const action = path.slice(slash + 1);
+    if (slash <= 0 || (action !== "connect" && action !== "disconnect")) throw new SwarmError("NotFound", "page not found");
+    await connectOrDisconnect(ctx, request, reply, path.slice(0, slash), action);
+  });
+}
+
+// ---- Listing (§4.8) ------------------------------------------------------------------------
+
+function isLocal(network: NetworkResource): boolean {
+  return (network.Scope ?? "local") === "local";
+}
+
+function regex(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(pattern);
+  } catch (err) {
+    throw new SwarmError("BadRequest", `invalid filter regexp '${pattern}': ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Every engine's networks, a global network once (endpoint maps merged). Local networks are
+ * named `<node>/<name>`, so `bridge` on three nodes is three rows that say where they live.
+ */
+export function listNetworks(cluster: Cluster, q: Record<string, string | undefined>): NetworkResource[] {
+  const filters = parseFilters(q.filters);
+  for (const type of filters.type ?? []) {
+    if (type !== "custom" && type !== "builtin") throw new SwarmError("BadRequest", `Invalid filter: 'type'='${type}'`);
+  }
+  for (const value of filters.dangling ?? []) {
+    if (!["true", "false", "1", "0"].includes(value)) throw new SwarmError("BadRequest", `Invalid filter 'dangling=${value}'`);
+  }
+  const nameRes = (filters.name ?? []).map(regex);
+  const idRes = (filters.id ?? []).map(regex);
+
+  const merged = new Map<string, { network: NetworkResource; engines: Engine[] }>();
+  for (const engine of cluster.validatedEngines()) {
+    for (const network of engine.networks.values()) {
+      const entry = merged.get(network.Id);
+      if (!entry) {
+        merged.set(network.Id, { network: { ...network, Containers: { ...(network.Containers ?? {}) } }, engines: [engine] });
+        continue;
+      }
+      entry.engines.push(engine);
+      entry.network.Containers = { ...entry.network.Containers, ...(network.Containers ?? {}) };
+    }
+  }
+
+  const inUse = networksInUse(cluster);
+  const rows: NetworkResource[] = [];
+  for (const { network, engines } of merged.values()) {
+    const plain = network.Name;
+    const shown = isLocal(network) && engines[0] ? `${engines[0].name}/${plain}` : plain;
+    if (filters.type) {
+      const type = BUILTIN.has(plain) ? "builtin" : "custom";
+      if (!filters.type.includes(type)) continue;
+    }
+    if (filters.label && !filters.label.every((l) => labelMatches(network.Labels ?? {}, l))) continue;
+    if (filters.driver && !filters.driver.includes(network.Driver ?? "")) continue;
+    if (filters.scope && !filters.scope.includes(network.Scope ?? "local")) continue;
+    if (filters.node && !engines.some((e) => filters.node!.some((n) => n === e.name || n === e.id))) continue;
+    if (nameRes.length && !nameRes.some((re, i) => plain === filters.name![i] || shown === filters.name![i] || re.matcher(plain).find())) {
+      continue;
+    }
+    if (idRes.length && !idRes.some((re) => re.matcher(network.Id).find())) continue;
+    if (filters.dangling) {
+      const wanted = filters.dangling.some((v) => v === "true" || v === "1");
+      const dangling = !BUILTIN.has(plain) && !inUse.has(network.Id);
+      if (wanted !== dangling) continue;
+    }
+    rows.push({ ...network, Name: shown });
+  }
+  return rows.sort((a, b) => a.Name.localeCompare(b.Name));
+}
+
+/** IDs of networks some container of the cluster is attached to. */
+function networksInUse(cluster: Cluster): Set<string> {
+  const ids = new Set<string>();
+  for (const { record } of cluster.containers()) {
+    for (const endpoint of Object.values(record.inspect.NetworkSettings?.Networks ?? {})) {
+      if (endpoint.NetworkID) ids.add(endpoint.NetworkID);
+    }
+  }
+  return ids;
+}
+
+// ---- Create --------------------------------------------------------------------------------
+
+interface NetworkCreateBody {
+  Name?: unknown;
+  Driver?: unknown;
+  [key: string]: unknown;
+}
+
+/**
+ * `<node>/<name>` is created on that node only (a hard `node==` constraint, so an unknown node
+ * fails like a `docker run` would); any other name on the best node for an empty request.
+ */
+async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const raw = request.body;
+  if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new SwarmError("BadRequest", "network create needs a JSON body such as {\"Name\":\"web\"}");
+  }
+  const body: NetworkCreateBody = { ...(raw as NetworkCreateBody) };
+  const name = typeof body.Name === "string" ? body.Name : "";
+  let engine: Engine;
+  const slash = name.indexOf("/");
+  if (slash >= 0) {
+    const node = name.slice(0, slash);
+    body.Name = name.slice(slash + 1);
+    const config = normalizeConfig({ Labels: { [SwarmLabels.constraints]: JSON.stringify([`node==${node}`]) } });
+    const ranked = ctx.cluster.scheduler.rank(toScheduleRequest(config, undefined), ctx.cluster.nodes());
+    const chosen = ranked[0] ? ctx.cluster.engineById(ranked[0].id) : undefined;
+    if (!chosen) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+    engine = chosen;
+  } else {
+    engine = topEngine(ctx);
+  }
+  // Classic Swarm defaulted to overlay, which works only on engines sharing a cluster store
+  // (`--cluster-store`); elsewhere it fails, so the engine's own default (bridge) is kept.
+  if (body.Driver === undefined || body.Driver === "") {
+    const engines = ctx.cluster.validatedEngines();
+    if (engines.length > 0 && engines.every((e) => typeof e.info?.ClusterStore === "string" && e.info.ClusterStore !== "")) {
+      body.Driver = "overlay";
+    }
+  }
+  const created = await engine.json<{ Id: string; Warning?: string }>("POST", "/networks/create", {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    versionPrefix: versionPrefixOf(request),
+  });
+  await engine.refreshNetworks().catch(() => undefined);
+  const network = engine.networks.get(created.Id);
+  if (network && !isLocal(network)) {
+    await refreshAll(
+      ctx.cluster.validatedEngines().filter((e) => e !== engine),
+      (e) => e.refreshNetworks(),
+    );
+  }
+  ctx.logger.debug(`Created network ${String(body.Name)}`, { NodeName: engine.name });
+  await reply.code(201).send(created);
+}
+
+// ---- Remove --------------------------------------------------------------------------------
+
+async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, ref: string): Promise<void> {
+  const found = ctx.cluster.findNetwork(ref);
+  // Classic Swarm's delete message has no colon; scripts match on it.
+  if (!found) throw new SwarmError("NotFound", `No such network ${ref}`);
+  const { network } = found;
+  const global = !isLocal(network);
+  // A global network can be removed through any engine that sees it if its owner is down.
+  const candidates = global
+    ? [found.engine, ...ctx.cluster.healthyEngines().filter((e) => e !== found.engine && e.networks.has(network.Id))]
+    : [found.engine];
+  let lastError: unknown;
+  for (const engine of candidates) {
+    try {
+      await engine.send("DELETE", `/networks/${network.Id}`, { versionPrefix: versionPrefixOf(request) });
+      lastError = undefined;
+      break;
+    } catch (err) {
+      lastError = err;
+      if (!global || !isConnectionError(err)) break;
+    }
+  }
+  await refreshAll(global ? ctx.cluster.validatedEngines() : [found.engine], (e) => e.refreshNetworks());
+  if (lastError !== undefined) throw lastError;
+  await reply.code(204).send();
+}
+
+// ---- Connect / disconnect ------------------------------------------------------------------
+
+/** A network by reference among one engine's networks: ID, unique ID prefix, name or `<node>/<name>`. */
+function networkOnEngine(engine: Engine, ref: string): NetworkResource | undefined {
+  const bare = ref.startsWith("/") ? ref.slice(1) : ref;
+  const networks = [...engine.networks.values()];
+  const exact = networks.find(
+    (n) => n.Id === bare || n.Name === bare || `${engine.name}/${n.Name}` === bare || `${engine.id}/${n.Name}` === bare,
+  );
+  if (exact) return exact;
+  const byPrefix = networks.filter((n) => n.Id.startsWith(bare));
+  return byPrefix.length === 1 ? byPrefix[0] : undefined;
+}
+
+/**
+ * Connect and disconnect run on the container's engine. A plain network name is resolved there
+ * first, so `docker network connect web c` works although every node has its own `web`.
+ */
+async function connectOrDisconnect(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ref: string,
+  action: "connect" | "disconnect",
+): Promise<void> {
+  const anywhere: Located | undefined = ctx.cluster.findNetwork(ref);
+  const body = request.body as { Container?: unknown; [key: string]: unknown } | undefined;
+  const containerRef = body && typeof body === "object" && typeof body.Container === "string" ? body.Container : "";
+  const container = containerRef === "" ? undefined : ctx.cluster.findContainer(containerRef);
+  const onContainerEngine = container ? networkOnEngine(container.engine, ref) : undefined;
+  if (!anywhere && !onContainerEngine) throw new SwarmError("NotFound", `No such network: ${ref}`);
+  if (containerRef === "") throw new SwarmError("NotFound", "Container is not specified");
+  if (!container) throw new SwarmError("NotFound", `No such container: ${containerRef}`);
+  const engine = container.engine;
+  const network = onContainerEngine ?? (anywhere && engine.networks.get(anywhere.network.Id));
+  if (!network) {
+    const where = anywhere ? anywhere.engine.name : "another node";
+    throw new SwarmError(
+      "NotFound",
+      `No such network: ${ref} (it is local to ${where}; container ${containerRef} runs on ${engine.name})`,
+    );
+  }
+  const containerId = container.record.inspect.Id;
+  const response = await engine.call("POST", `/networks/${network.Id}/${action}`, {
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...body, Container: containerId }),
+    versionPrefix: versionPrefixOf(request),
+  });
+  const text = await response.body.text();
+  await Promise.all([engine.refreshNetworks(), engine.inspectContainer(containerId)].map((p) => p.catch(() => undefined)));
+  if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
+  await reply.code(response.statusCode).header("content-type", "application/json").send(text);
+}

@@ -1,0 +1,208 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { EngineError, engineMessage, type Engine } from "../engines/engine.js";
+import { SwarmError } from "../errors/catalog.js";
+import { query, type ApiContext } from "./context.js";
+import { bodyStream, eachEngine, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./images.js";
+import { forwardableHeaders, proxyToEngine, rawQuery, requestBody, versionPrefixOf } from "./proxy.js";
+
+type Wildcard = { "*": string };
+
+interface PluginObject {
+  Id?: string;
+  Name: string;
+  [key: string]: unknown;
+}
+
+/**
+ * Managed plugins live on each engine. The manager keeps no mirror of them: every call asks the
+ * engines. Listings name each plugin `<node>/<name>` (as local networks and volumes are), and
+ * any operation on a plugin runs on every node holding it, or only on the node a prefix names.
+ */
+export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get("/plugins", async (request) => {
+    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
+      engine.json<PluginObject[] | null>("GET", "/plugins", { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
+    );
+    throwFailures(results);
+    return results.flatMap((r) => (r.ok ? (r.value ?? []).map((plugin) => ({ ...plugin, Name: `${r.engine.name}/${plugin.Name}` })) : []));
+  });
+
+  // Privileges come from the registry, which every node reaches alike: one node answers.
+  app.get("/plugins/privileges", async (request, reply) => {
+    const engine = ctx.cluster.healthyEngines()[0];
+    if (!engine) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    await proxyToEngine(engine, request, reply, { path: "/plugins/privileges" });
+  });
+
+  app.post("/plugins/pull", async (request, reply) => {
+    const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
+    const target = nodePrefixed(ctx, params.get("name") ?? "");
+    if (target) params.set("name", target.rest);
+    const engines = target ? [target.engine] : ctx.cluster.healthyEngines();
+    await streamToEngines(ctx, request, reply, engines, "/plugins/pull", params.toString());
+  });
+
+  app.post("/plugins/create", async (request, reply) => {
+    const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
+    const target = nodePrefixed(ctx, params.get("name") ?? "");
+    if (target) params.set("name", target.rest);
+    const engines = target ? [target.engine] : ctx.cluster.healthyEngines();
+    if (engines.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    const tee = teeBody(bodyStream(request), engines.length);
+    const headers = forwardableHeaders(request.headers);
+    const results = await eachEngine(engines, async (engine) => {
+      const index = engines.indexOf(engine);
+      try {
+        await engine.send("POST", "/plugins/create", {
+          query: params.toString(),
+          headers,
+          body: tee.branches[index] ?? "",
+          versionPrefix: versionPrefixOf(request),
+          timeout: 0,
+        });
+      } finally {
+        tee.drop(index);
+      }
+    });
+    throwFailures(results);
+    await reply.code(204).send();
+  });
+
+  app.get<{ Params: Wildcard }>("/plugins/*", async (request, reply) => {
+    const { name, action } = splitAction(request.params["*"]);
+    if (action !== "json") throw new SwarmError("NotFound", "page not found");
+    const holder = (await holders(ctx, request, name))[0]!;
+    await proxyToEngine(holder.engine, request, reply, { path: `/plugins/${holder.name}/json` });
+  });
+
+  app.delete<{ Params: Wildcard }>("/plugins/*", async (request) => {
+    const found = await holders(ctx, request, request.params["*"]);
+    const results = await eachEngine(
+      found.map((h) => h.engine),
+      (engine) =>
+        engine.json<PluginObject | undefined>("DELETE", `/plugins/${nameOn(found, engine)}`, {
+          query: rawQuery(request.raw.url ?? ""),
+          versionPrefix: versionPrefixOf(request),
+        }),
+    );
+    throwFailures(results);
+    const first = results.find((r) => r.ok);
+    return first?.ok ? (first.value ?? {}) : {};
+  });
+
+  app.post<{ Params: Wildcard }>("/plugins/*", async (request, reply) => {
+    const { name, action } = splitAction(request.params["*"]);
+    const found = await holders(ctx, request, name);
+    switch (action) {
+      case "enable":
+      case "disable":
+      case "set": {
+        const body = requestBody(request);
+        const results = await eachEngine(
+          found.map((h) => h.engine),
+          (engine) =>
+            engine.send("POST", `/plugins/${nameOn(found, engine)}/${action}`, {
+              query: rawQuery(request.raw.url ?? ""),
+              headers: typeof body === "string" ? { "content-type": "application/json" } : undefined,
+              body: typeof body === "string" ? body : undefined,
+              versionPrefix: versionPrefixOf(request),
+              timeout: 0,
+            }),
+        );
+        throwFailures(results);
+        await reply.code(action === "set" ? 204 : 200).send();
+        return;
+      }
+      case "push": {
+        const holder = found[0]!;
+        await proxyToEngine(holder.engine, request, reply, { path: `/plugins/${holder.name}/push` });
+        return;
+      }
+      case "upgrade": {
+        // One name per node: each holder upgrades its own copy.
+        const byName = new Map<string, Engine[]>();
+        for (const h of found) byName.set(h.name, [...(byName.get(h.name) ?? []), h.engine]);
+        if (byName.size > 1) throw new SwarmError("BadRequest", `plugin ${name} resolves to different plugins on different nodes`);
+        const [[plain = name, engines = []] = []] = [...byName];
+        await streamToEngines(ctx, request, reply, engines, `/plugins/${plain}/upgrade`, rawQuery(request.raw.url ?? ""));
+        return;
+      }
+      default:
+        throw new SwarmError("NotFound", "page not found");
+    }
+  });
+}
+
+/** `vieux/sshfs:latest/enable` → name `vieux/sshfs:latest`, action `enable`. */
+function splitAction(path: string): { name: string; action: string } {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? { name: path, action: "" } : { name: path.slice(0, slash), action: path.slice(slash + 1) };
+}
+
+/** `node-1/vieux/sshfs` names node-1's copy, when node-1 is a node of the cluster. */
+function nodePrefixed(ctx: ApiContext, ref: string): { engine: Engine; rest: string } | undefined {
+  const slash = ref.indexOf("/");
+  if (slash <= 0) return undefined;
+  const engine = ctx.cluster.validatedEngines().find((e) => e.name === ref.slice(0, slash));
+  return engine ? { engine, rest: ref.slice(slash + 1) } : undefined;
+}
+
+function nameOn(found: ReadonlyArray<{ engine: Engine; name: string }>, engine: Engine): string {
+  return found.find((h) => h.engine === engine)?.name ?? "";
+}
+
+/**
+ * The nodes holding plugin `ref`, asked live. None → dockerd's own 404 (`plugin "x" not found`).
+ */
+async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): Promise<Array<{ engine: Engine; name: string }>> {
+  const target = nodePrefixed(ctx, ref);
+  const candidates = target ? [{ engine: target.engine, name: target.rest }] : ctx.cluster.healthyEngines().map((engine) => ({ engine, name: ref }));
+  const results = await eachEngine(
+    candidates.map((c) => c.engine),
+    (engine) =>
+      engine.json<PluginObject>("GET", `/plugins/${nameOn(candidates, engine)}/json`, { versionPrefix: versionPrefixOf(request) }),
+  );
+  const found = results.flatMap((r) => (r.ok ? [{ engine: r.engine, name: nameOn(candidates, r.engine) }] : []));
+  if (found.length > 0) return found;
+  const notFound = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 404);
+  if (notFound && !notFound.ok) throw notFound.error;
+  const other = results.find((r) => !r.ok);
+  if (other && !other.ok) throw other.error;
+  throw new SwarmError("NotFound", `plugin "${ref}" not found`);
+}
+
+/** Pull and upgrade: the same privileges body to each node, progress merged per node. */
+async function streamToEngines(
+  _ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  engines: readonly Engine[],
+  path: string,
+  queryString: string,
+): Promise<void> {
+  if (engines.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+  const body = requestBody(request);
+  const payload = typeof body === "string" ? body : "[]";
+  const headers = { ...forwardableHeaders(request.headers), "content-type": "application/json" };
+  const remote = query(request).remote ?? "";
+  const stream = openJsonStream(reply);
+  const result = await fanOutStream({
+    engines,
+    stream,
+    label: (status) => (status === undefined || status === "" ? `Pulling ${remote}...` : status),
+    call: async (engine, _branch, signal) => {
+      const response = await engine.call("POST", path, {
+        query: queryString,
+        headers,
+        body: payload,
+        versionPrefix: versionPrefixOf(request),
+        timeout: 0,
+        signal,
+      });
+      if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await response.body.text()));
+      return response;
+    },
+  });
+  writeFailures(stream, result.failures);
+  stream.end();
+}

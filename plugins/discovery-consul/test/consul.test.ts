@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import { waitFor } from "@swarm/core/testing";
+import { startConsulFake, type ConsulFake } from "../../../test/fakes/consul.js";
+import plugin, { entriesOf, parseKvUrl } from "../src/index.js";
+
+const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+function context(path: string, ttl = 1_000): DiscoveryContext<Record<string, never>> {
+  return {
+    name: "consul",
+    options: {},
+    logger: silent,
+    signal: new AbortController().signal,
+    clock: { now: () => Date.now() },
+    uri: { scheme: "consul", path, raw: `consul://${path}` },
+    heartbeat: 200,
+    ttl,
+    discoveryOptions: {},
+  };
+}
+
+function follow(discovery: Discovery) {
+  const abort = new AbortController();
+  const updates: DiscoveryUpdate[] = [];
+  const done = (async () => {
+    for await (const update of discovery.watch(abort.signal)) updates.push(update);
+  })();
+  const lastEntries = (): readonly string[] | undefined =>
+    updates.findLast((u): u is { entries: readonly string[] } => "entries" in u)?.entries;
+  return {
+    updates,
+    async until(expected: readonly string[], what: string): Promise<void> {
+      await waitFor({
+        what: `${what}: the watch did not announce ${JSON.stringify(expected)} (last: ${JSON.stringify(lastEntries())})`,
+        timeoutMs: 10_000,
+        probe: async () => (JSON.stringify(lastEntries()) === JSON.stringify(expected) ? true : undefined),
+      });
+    },
+    async stop(): Promise<void> {
+      abort.abort();
+      await done;
+    },
+  };
+}
+
+describe("consul:// URLs", () => {
+  it.each([
+    ["127.0.0.1:8500", {}, ["127.0.0.1:8500"], "docker/swarm/nodes"],
+    ["a:1,b:2/prod", {}, ["a:1", "b:2"], "prod/docker/swarm/nodes"],
+    ["a:1/prod", { "kv.path": "custom/nodes/" }, ["a:1"], "prod/custom/nodes"],
+  ])("%s %j", (path, options, endpoints, dir) => {
+    expect(parseKvUrl(path, options)).toEqual({ endpoints, dir });
+  });
+
+  it("rejects missing or malformed agent addresses", () => {
+    expect(() => parseKvUrl("/x", {})).toThrow("consul:// needs at least one agent address");
+    expect(() => parseKvUrl("consul/x", {})).toThrow("consul:// agent address consul: address consul: missing port in address");
+  });
+
+  it("reports values that are not host:port", () => {
+    expect(entriesOf(["b:2", "nope", "a:1"])).toEqual({ entries: ["a:1", "b:2"], invalid: ["address nope: missing port in address"] });
+  });
+});
+
+describe("consul discovery against consul-fake", () => {
+  let fake: ConsulFake;
+  const opened: Discovery[] = [];
+  const open = async (path: string, ttl?: number): Promise<Discovery> => {
+    const discovery = await plugin.create(context(path, ttl));
+    opened.push(discovery);
+    return discovery;
+  };
+
+  beforeAll(async () => {
+    fake = await startConsulFake({ sessionTtlMinMs: 100 });
+  });
+  afterAll(async () => {
+    for (const d of opened) await d.stop?.();
+    await fake?.dispose();
+  });
+
+  it("registers keys held by a TTL/2 delete session and drops them once renewals stop", async () => {
+    const joinA = await open(`${fake.endpoint}/t1`);
+    const joinB = await open(`${fake.endpoint}/t1`);
+    const manager = follow(await open(`${fake.endpoint}/t1`));
+    await manager.until([], "empty directory");
+    await joinA.register("10.0.0.1:2375", AbortSignal.timeout(5_000));
+    await joinB.register("10.0.0.2:2375", AbortSignal.timeout(5_000));
+    await manager.until(["10.0.0.1:2375", "10.0.0.2:2375"], "two joins");
+    const entry = fake.entries().find((e) => e.key === "t1/docker/swarm/nodes/10.0.0.1:2375");
+    expect(entry?.value.toString()).toBe("10.0.0.1:2375");
+    expect(entry?.session).toBeDefined();
+
+    // joinB stops renewing: its session (TTL 500ms) is invalidated 2×500ms later and its key deleted.
+    const stoppedAt = Date.now();
+    const keepAlive = setInterval(() => void joinA.register("10.0.0.1:2375", AbortSignal.timeout(1_000)).catch(() => undefined), 200);
+    try {
+      await manager.until(["10.0.0.1:2375"], "joinB stopped renewing");
+    } finally {
+      clearInterval(keepAlive);
+    }
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(500);
+    await manager.stop();
+  });
+
+  it("gives classic Swarm's error, with Consul's reason, when sessions cannot be created", async () => {
+    const strict = await startConsulFake();
+    try {
+      const join = await plugin.create(context(`${strict.endpoint}/t2`, 3_000));
+      await expect(join.register("10.0.0.3:2375", AbortSignal.timeout(5_000))).rejects.toThrow(
+        "cannot set or renew session for ttl, unable to operate on sessions: Session TTL '1.5s' must be between [10s=24h0m0s]",
+      );
+      await join.stop?.();
+    } finally {
+      await strict.dispose();
+    }
+  });
+
+  it("reports an agent that is down, and resumes when it is back", async () => {
+    const join = await open(`${fake.endpoint}/t3`, 4_000);
+    const manager = follow(await open(`${fake.endpoint}/t3`));
+    await join.register("10.0.0.4:2375", AbortSignal.timeout(5_000));
+    await manager.until(["10.0.0.4:2375"], "before the outage");
+    await fake.stop();
+    await waitFor({
+      what: "the watch did not report the outage",
+      timeoutMs: 10_000,
+      probe: async () => (manager.updates.some((u) => "error" in u && u.error.message.includes(`consul at ${fake.endpoint}`)) ? true : undefined),
+    });
+    await expect(join.register("10.0.0.4:2375", AbortSignal.timeout(5_000))).rejects.toThrow("cannot set or renew session for ttl, unable to operate on sessions");
+    await fake.start();
+    await join.register("10.0.0.4:2375", AbortSignal.timeout(5_000));
+    await join.register("10.0.0.5:2375", AbortSignal.timeout(5_000));
+    await manager.until(["10.0.0.4:2375", "10.0.0.5:2375"], "after the outage");
+    await manager.stop();
+  });
+
+  it("replaces a session Consul no longer knows", async () => {
+    const join = await open(`${fake.endpoint}/t4`, 4_000);
+    const manager = follow(await open(`${fake.endpoint}/t4`));
+    await join.register("10.0.0.6:2375", AbortSignal.timeout(5_000));
+    await manager.until(["10.0.0.6:2375"], "registered");
+    const { request } = await import("undici");
+    for (const id of fake.sessionIds()) {
+      const res = await request(`${fake.url}/v1/session/destroy/${id}`, { method: "PUT" });
+      await res.body.text();
+    }
+    await manager.until([], "sessions destroyed");
+    await join.register("10.0.0.6:2375", AbortSignal.timeout(5_000));
+    await manager.until(["10.0.0.6:2375"], "registered with a new session");
+    await manager.stop();
+  });
+});

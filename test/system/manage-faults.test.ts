@@ -1,0 +1,120 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  docker,
+  ensureBusyboxImage,
+  freePort,
+  startEngines,
+  startTestManager,
+  waitFor,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
+
+/** What happens when engines are missing, die mid-stream, or come and go in a discovery file. */
+describe("swarm manage when engines fail", () => {
+  let cluster: TestEngines;
+  const managers: TestManager[] = [];
+  let dir: string;
+
+  beforeAll(async () => {
+    cluster = await startEngines(2, { labels: (i) => ({ slot: String(i + 1) }) });
+    await ensureBusyboxImage(cluster.engines);
+    dir = await mkdtemp(path.join(os.tmpdir(), "swt-faults-"));
+  });
+
+  afterAll(async () => {
+    for (const manager of managers) await manager.stop();
+    await cluster?.stopAll();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const start = async (discovery: string) => {
+    const manager = await startTestManager({
+      discovery,
+      args: ["--heartbeat", "1s", "--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "2"],
+    });
+    managers.push(manager);
+    return manager;
+  };
+
+  it("lists an unreachable engine as Pending with its error and serves the rest", async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const manager = await start(`nodes://${cluster.engines[0]!.host},${dead}`);
+    const info = await waitFor({
+      what: "info did not show the live engine healthy and the dead one pending",
+      timeoutMs: 20_000,
+      probe: async () => {
+        const text = (await docker(manager.dockerHost, ["info"])).stdout;
+        return /Status: Healthy/.test(text) && /Status: Pending/.test(text) ? text : undefined;
+      },
+    });
+    expect(info).toContain("Nodes: 2");
+    expect(info).toContain(`(unknown): ${dead}`);
+    expect(info).toMatch(new RegExp(`└ Error: .*${dead.replace(".", "\\.")}`));
+    const id = (await docker(manager.dockerHost, ["run", "-d", "--network", "none", "busybox", "true"])).stdout.trim();
+    expect((await docker(manager.dockerHost, ["inspect", "-f", "{{.Node.Name}}", id])).stdout.trim()).toBe("node-1");
+  });
+
+  it("ends a client's follow stream cleanly when the engine dies mid-way", async () => {
+    const engine = cluster.engines[1]!;
+    const manager = await start(`nodes://${engine.host}`);
+    await waitFor({
+      what: "the engine did not become healthy",
+      timeoutMs: 20_000,
+      probe: async () => (/Status: Healthy/.test((await docker(manager.dockerHost, ["info"])).stdout) ? true : undefined),
+    });
+    await docker(manager.dockerHost, ["run", "-d", "--network", "none", "--name", "ticker", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.2; done"]);
+    const follower = spawn("docker", ["-H", manager.dockerHost, "logs", "-f", "ticker"], { stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    follower.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.once("exit", (code) => resolve(code)));
+    try {
+      await waitFor({ what: "no log line arrived", timeoutMs: 10_000, probe: async () => (output.includes("tick") ? true : undefined) });
+      await engine.kill();
+      const code = await Promise.race([exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 15_000))]);
+      expect(code).not.toBe("hung");
+    } finally {
+      if (follower.exitCode === null) follower.kill("SIGKILL");
+      await engine.start();
+    }
+  });
+
+  it("follows a discovery file: waits for it, adds its engines, drops removed lines", async () => {
+    const file = path.join(dir, "cluster");
+    const manager = await start(`file://${file}`);
+    expect((await docker(manager.dockerHost, ["info"])).stdout).toContain("Nodes: 0");
+    await writeFile(file, `# two engines\n${cluster.engines[0]!.host}\n${cluster.engines[1]!.host} # second\n`);
+    await waitFor({
+      what: "the engines in the file did not appear",
+      timeoutMs: 30_000,
+      probe: async () => ((await docker(manager.dockerHost, ["info"])).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
+    });
+    await writeFile(file, `${cluster.engines[1]!.host}\n`);
+    await waitFor({
+      what: "the engine removed from the file was still listed",
+      timeoutMs: 30_000,
+      probe: async () => {
+        const text = (await docker(manager.dockerHost, ["info"])).stdout;
+        return text.includes("Nodes: 1") && !text.includes(cluster.engines[0]!.host) ? true : undefined;
+      },
+    });
+  });
+
+  it("refuses an unknown discovery scheme with the supported ones", async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve("core/bin/swarm.js"), "manage", "-H", "127.0.0.1:0", "foo://bar"], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.once("exit", (code) => resolve({ code, stderr }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("discovery service not supported: foo://");
+    expect(result.stderr).toMatch(/supported: .*etcd:\/\/.*nodes:\/\//);
+  });
+});
