@@ -316,7 +316,7 @@ function splice(client: Duplex, upstream: Duplex): void {
   upstream.on("error", () => upstream.destroy());
   client.pipe(upstream);
   upstream.pipe(client);
-  // MUTATION
+  client.once("close", () => upstream.destroy());
   // The engine closes the whole connection when the stream is over: flush what it sent, then close.
   upstream.once("close", () => client.end());
   client.once("finish", () => {
