@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -198,4 +199,25 @@ export async function longestOutage(
     await sampler;
   }
   return { longestMs: longest, samples };
+}
+
+/** How often `needle` appears in a managed process's whole log so far. */
+export async function countInLog(proc: ManagedProcess, needle: string): Promise<number> {
+  const text = await readFile(proc.logFile, "utf8").catch(() => "");
+  return text.split(needle).length - 1;
+}
+
+/**
+ * Stops the store, waits until the manager has reported the outage (so the outage really happened
+ * from its point of view, however fast the store comes back), then starts the store again.
+ */
+export async function restartStoreSeenByManager(manager: TestManager, store: { stop(): Promise<void>; start(): Promise<void> }): Promise<void> {
+  const before = await countInLog(manager.process, "Discovery error");
+  await store.stop();
+  await waitFor({
+    what: "the manager did not log a Discovery error while the store was down",
+    timeoutMs: 15_000,
+    probe: async () => ((await countInLog(manager.process, "Discovery error")) > before ? true : undefined),
+  });
+  await store.start();
 }

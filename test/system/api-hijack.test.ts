@@ -299,6 +299,24 @@ describe("hijacked streams: run, attach, exec", () => {
     }
   });
 
+  it("relays the WebSocket attach handshake and frames", async () => {
+    const ws = hijack("GET", "/v1.41/containers/chatty/attach/ws?stream=1&stdout=1", "", {
+      Upgrade: "websocket",
+      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+      "Sec-WebSocket-Version": "13",
+      Origin: `http://${manager.host}`,
+    });
+    const head = await ws.head;
+    expect(head.status).toBe(101);
+    expect(head.headers).toMatch(/Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/i);
+    await waitFor({
+      what: "no WebSocket frame came through",
+      timeoutMs: 5_000,
+      probe: async () => (ws.payload().toString("latin1").includes("tick") ? true : undefined),
+    });
+    ws.socket.destroy();
+  });
+
   it("closes the client socket when the engine side ends", async () => {
     const id = (await swarm("inspect", "-f", "{{.Id}}", "ex")).stdout.trim();
     const enginePort = await enginePortOf("ex");

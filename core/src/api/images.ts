@@ -175,12 +175,12 @@ export function imageResolves(image: ImageSummary, name: string): boolean {
 }
 
 /** A glob on familiar names (`busy*`, `library/*`), as dockerd's `reference` filter. */
-function referenceMatches(image: ImageSummary, pattern: string): boolean {
+function referenceMatcher(pattern: string): (reference: string) => boolean {
   const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", "[^/]")}$`);
-  return (image.RepoTags ?? []).some((tag) => {
-    const own = familiar(tag);
+  return (reference) => {
+    const own = familiar(reference);
     return regex.test(own) || regex.test(repositoryOf(own));
-  });
+  };
 }
 
 // ---- Listing -------------------------------------------------------------------------------
@@ -209,6 +209,7 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
   };
   const before = anchor("before");
   const since = anchor("since");
+  const references = filters.reference?.map(referenceMatcher);
 
   const grouped = new Map<string, ImageSummary>();
   for (const engine of engines) {
@@ -222,16 +223,23 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
         if (wanted !== dangling) continue;
       }
       if (filters.label && !filters.label.every((l) => labelMatches(image.Labels ?? {}, l))) continue;
-      if (filters.reference && !filters.reference.some((r) => referenceMatches(image, r))) continue;
+      let shownTags = tags;
+      let shownDigests = image.RepoDigests ?? [];
+      if (references) {
+        // dockerd lists only the references that matched, so `docker images a:1` shows no `b:2` row.
+        shownTags = tags.filter((t) => references.some((matches) => matches(t)));
+        if (shownTags.length === 0) continue;
+        shownDigests = shownDigests.filter((d) => shownTags.some((t) => repositoryOf(t) === repositoryOf(d)));
+      }
       if (before !== undefined && image.Created >= before) continue;
       if (since !== undefined && image.Created <= since) continue;
       const existing = grouped.get(image.Id);
       if (!existing) {
-        grouped.set(image.Id, { ...image, RepoTags: [...tags], RepoDigests: [...(image.RepoDigests ?? [])] });
+        grouped.set(image.Id, { ...image, RepoTags: [...shownTags], RepoDigests: [...shownDigests] });
         continue;
       }
-      existing.RepoTags = [...new Set([...(existing.RepoTags ?? []), ...tags])];
-      existing.RepoDigests = [...new Set([...(existing.RepoDigests ?? []), ...(image.RepoDigests ?? [])])];
+      existing.RepoTags = [...new Set([...(existing.RepoTags ?? []), ...shownTags])];
+      existing.RepoDigests = [...new Set([...(existing.RepoDigests ?? []), ...shownDigests])];
     }
   }
   return [...grouped.values()].sort((a, b) => b.Created - a.Created);

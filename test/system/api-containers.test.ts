@@ -1,0 +1,179 @@
+import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "undici";
+import {
+  docker,
+  ensureBusyboxImage,
+  startEngines,
+  startTestManager,
+  waitFor,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
+
+/**
+ * Container operations through the manager with the real docker CLI: the ones forwarded as-is
+ * (top, stats, diff, export, cp, logs, wait, resize) and the ones the manager handles itself
+ * (rename, update, pause/unpause, prune, commit).
+ */
+describe("container operations through the manager", () => {
+  let cluster: TestEngines;
+  let manager: TestManager;
+  let workDir: string;
+
+  const swarm = (...args: string[]) => docker(manager.dockerHost, args);
+  const out = async (...args: string[]) => (await swarm(...args)).stdout.trim();
+  const run = (...args: string[]) => swarm("run", "-d", "--network", "none", ...args);
+  /** A shell pipeline around the docker CLI (the kit's helper has no pipes). */
+  const shell = (script: string) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(
+        "sh",
+        ["-c", script],
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DOCKER_HOST: manager.dockerHost, DOCKER_CONFIG: path.join(workDir, "cfg") },
+          maxBuffer: 64 * 1024 * 1024,
+          timeout: 60_000,
+        },
+        (err, stdout, stderr) => (err ? reject(new Error(`${script}: ${stderr || err.message}`)) : resolve(stdout)),
+      ),
+    );
+  const reservedMemory = async () => [...(await out("info")).matchAll(/Reserved Memory: (\S+ \S+) \//g)].map((m) => m[1]);
+
+  beforeAll(async () => {
+    workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-ops-"));
+    cluster = await startEngines(2);
+    await ensureBusyboxImage(cluster.engines);
+    manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
+    await waitFor({
+      what: "the manager did not list 2 healthy nodes",
+      timeoutMs: 30_000,
+      probe: async () => ((await out("info")).match(/Status: Healthy/g)?.length === 2 ? true : undefined),
+    });
+    await run("--name", "ops", "busybox", "sh", "-c", "echo log-line; echo err-line >&2; while true; do sleep 1; done");
+  });
+
+  afterAll(async () => {
+    await manager?.stop();
+    await cluster?.stopAll();
+    if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+  });
+
+  it("docker logs, top and diff", async () => {
+    const logs = await swarm("logs", "ops");
+    expect(logs.stdout).toBe("log-line\n");
+    expect(logs.stderr).toBe("err-line\n");
+    expect(await out("top", "ops")).toMatch(/while true; do sleep 1; done/);
+    await swarm("exec", "ops", "touch", "/tmp/newfile");
+    expect((await out("diff", "ops")).split("\n")).toContain("A /tmp/newfile");
+    await expect(swarm("top", "nope")).rejects.toThrow(/No such container: nope/);
+  });
+
+  it("docker stats --no-stream, and the stats stream arrives unbuffered", async () => {
+    expect(await out("stats", "--no-stream", "--format", "{{.Name}}", "ops")).toBe("ops");
+    const oneShot = await request(`${manager.url}/v1.41/containers/ops/stats?stream=false`);
+    expect(oneShot.statusCode).toBe(200);
+    expect(await oneShot.body.json()).toHaveProperty("memory_stats");
+
+    const abort = new AbortController();
+    const streaming = await request(`${manager.url}/v1.41/containers/ops/stats`, { signal: abort.signal });
+    expect(streaming.statusCode).toBe(200);
+    let text = "";
+    for await (const chunk of streaming.body) {
+      text += String(chunk);
+      // Two samples (a second apart) came through while the stream is still open.
+      if (text.split("\n").filter((l) => l.trim() !== "").length >= 2) break;
+    }
+    abort.abort();
+    expect(JSON.parse(text.split("\n")[0]!)).toHaveProperty("cpu_stats");
+  });
+
+  it("docker export streams the filesystem as a tar", async () => {
+    const listing = (await shell("docker export ops | tar t")).split("\n");
+    expect(listing).toContain("bin/busybox");
+    expect(listing).toContain("tmp/newfile");
+  });
+
+  it("docker cp both ways keeps a multi-megabyte file intact; HEAD archive carries the path stat", async () => {
+    const local = path.join(workDir, "big.bin");
+    const data = randomBytes(6 * 1024 * 1024);
+    await fsp.writeFile(local, data);
+    const sum = createHash("sha256").update(data).digest("hex");
+    await swarm("cp", local, "ops:/tmp/big.bin");
+    expect((await out("exec", "ops", "sha256sum", "/tmp/big.bin")).split(" ")[0]).toBe(sum);
+
+    const head = await request(`${manager.url}/v1.41/containers/ops/archive?path=/tmp/big.bin`, { method: "HEAD" });
+    expect(head.statusCode).toBe(200);
+    const stat = head.headers["x-docker-container-path-stat"];
+    expect(typeof stat).toBe("string");
+    expect(JSON.parse(Buffer.from(String(stat), "base64").toString())).toMatchObject({ name: "big.bin", size: data.length });
+    await head.body.dump();
+
+    const back = path.join(workDir, "back.bin");
+    await swarm("cp", "ops:/tmp/big.bin", back);
+    expect(createHash("sha256").update(await fsp.readFile(back)).digest("hex")).toBe(sum);
+  });
+
+  it("docker rename", async () => {
+    await run("--name", "before-rename", "busybox", "sleep", "600");
+    await swarm("rename", "before-rename", "after-rename");
+    expect(await out("inspect", "-f", "{{.Name}}", "after-rename")).toBe("/after-rename");
+    expect(await out("ps", "--filter", "name=after-rename", "--format", "{{.Names}}")).toMatch(/\/after-rename$/);
+  });
+
+  it("docker update -m shows up in docker info's Reserved Memory at once", async () => {
+    await run("--name", "upd", "busybox", "sleep", "600");
+    expect(await reservedMemory()).toEqual(["0 B", "0 B"]);
+    await swarm("update", "-m", "64m", "--memory-swap", "128m", "upd");
+    expect((await reservedMemory()).sort()).toEqual(["0 B", "64 MiB"]);
+    expect(await out("inspect", "-f", "{{.HostConfig.Memory}}", "upd")).toBe(String(64 * 1024 * 1024));
+  });
+
+  it("docker pause and unpause are visible in docker ps at once", async () => {
+    await swarm("pause", "ops");
+    expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/\(Paused\)$/);
+    await swarm("unpause", "ops");
+    expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/^Up [^()]*$/);
+  });
+
+  it("docker wait returns the exit code; POST resize reaches the engine", async () => {
+    await run("--name", "waiter", "busybox", "sh", "-c", "sleep 1; exit 7");
+    expect(await out("wait", "waiter")).toBe("7");
+    await run("-t", "--name", "tty", "busybox", "sleep", "600");
+    const resize = await request(`${manager.url}/v1.41/containers/tty/resize?h=40&w=100`, { method: "POST" });
+    expect(resize.statusCode).toBe(200);
+    await resize.body.dump();
+  });
+
+  it("docker container prune -f on every node, honouring filters", async () => {
+    const nodes = cluster.engines.map((e) => e.name);
+    for (const [i, node] of nodes.entries()) {
+      await swarm("run", "--network", "none", "--name", `prune-${i}`, "--label", "prune=yes", "-e", `constraint:node==${node}`, "busybox", "true");
+    }
+    await swarm("run", "--network", "none", "--name", "keep-me", "busybox", "true");
+    const ids = await Promise.all(nodes.map((_, i) => out("inspect", "-f", "{{.Id}}", `prune-${i}`)));
+    const result = await out("container", "prune", "-f", "--filter", "label=prune=yes");
+    expect(result).toContain("Deleted Containers:");
+    for (const id of ids) expect(result).toContain(id);
+    const left = await out("ps", "-a", "--format", "{{.Names}}");
+    expect(left).not.toMatch(/prune-/);
+    expect(left).toMatch(/\/keep-me/);
+    // The engine answers 400 for a bad filter; the manager passes it on.
+    await expect(swarm("container", "prune", "-f", "--filter", "bogus=1")).rejects.toThrow(/nvalid filter/);
+  });
+
+  it("docker commit makes the image usable at once", async () => {
+    const node = await out("inspect", "-f", "{{.Node.Name}}", "ops");
+    const id = await out("commit", "ops", "committed:v1");
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await out("images", "--format", "{{.Repository}}:{{.Tag}}")).toContain("committed:v1");
+    const result = await swarm("run", "--rm", "--network", "none", "committed:v1", "ls", "/tmp/newfile");
+    expect(result.stdout.trim()).toBe("/tmp/newfile");
+    expect(node).not.toBe("");
+    await expect(swarm("commit", "nope", "x:y")).rejects.toThrow(/No such container: nope/);
+  });
+});
