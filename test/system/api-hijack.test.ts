@@ -346,4 +346,15 @@ describe("hijacked streams: run, attach, exec", () => {
     });
     started.socket.destroy();
   });
+
+  // Last: it stops the manager.
+  it("shuts down promptly while a hijacked stream is open", async () => {
+    const attach = hijack("POST", "/v1.41/containers/chatty/attach?stream=1&stdout=1");
+    expect((await attach.head).status).toBe(101);
+    const started = Date.now();
+    const exit = await manager.process.stop();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(exit.signal).toBeNull();
+    await attach.ended;
+  });
 });

@@ -301,3 +301,76 @@ describe("container slots and strategies", () => {
     }
   });
 });
+
+describe("the create flow", () => {
+  let cluster: TestEngines;
+  const managers: TestManager[] = [];
+
+  beforeAll(async () => {
+    cluster = await startEngines(2);
+    await ensureBusyboxImage(cluster.engines);
+    await docker(cluster.engines[1]!, ["tag", "busybox:latest", "only-on-two:1"]);
+  });
+
+  afterAll(async () => {
+    for (const manager of managers) await manager.stop();
+    await cluster?.stopAll();
+  });
+
+  const manage = async (...args: string[]) => {
+    const manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args });
+    managers.push(manager);
+    await waitHealthy(manager, 2);
+    return manager;
+  };
+
+  it("concurrent creates of one name: exactly one wins, the others get 409", async () => {
+    const manager = await manage(...fast);
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        docker(manager.dockerHost, ["create", "--network", "none", "--name", "only-one", "busybox", "true"]).then(
+          () => "created",
+          (err: Error) => err.message,
+        ),
+      ),
+    );
+    expect(results.filter((r) => r === "created")).toHaveLength(1);
+    for (const refused of results.filter((r) => r !== "created")) expect(refused).toContain("Conflict: The name only-one is already assigned");
+    await docker(manager.dockerHost, ["rm", "-f", "only-one"]);
+  });
+
+  it("retries with image affinity when the chosen node lacks the image", async () => {
+    const manager = managers[0]!;
+    const id = (await docker(manager.dockerHost, ["run", "-d", "--network", "none", "-e", "constraint:node==~node-1", "only-on-two:1", "true"])).stdout.trim();
+    expect((await docker(manager.dockerHost, ["inspect", "-f", "{{.Node.Name}}", id])).stdout.trim()).toBe("node-2");
+    const labels = (await docker(manager.dockerHost, ["inspect", "-f", "{{json .Config.Labels}}", id])).stdout;
+    expect(labels).not.toContain("image==");
+    // A hard node constraint forbids the retry: the engine's own not-found answer comes back.
+    const refused = await docker(manager.dockerHost, ["run", "-d", "--network", "none", "-e", "constraint:node==node-1", "only-on-two:1", "true"]).catch(
+      (err: Error) => err.message,
+    );
+    expect(refused).not.toContain("Unable to find a node");
+    expect(refused).toMatch(/only-on-two/);
+  });
+
+  it("swarm.createretry=1 retries on another node when the first choice is down", async () => {
+    const manager = await manage(...fast.slice(0, 4), "--engine-failure-retry", "1", "--cluster-opt", "swarm.createretry=1");
+    await docker(manager.dockerHost, ["run", "-d", "--network", "none", "-e", "constraint:node==node-2", "busybox", "sleep", "600"]);
+    const down = cluster.engines[0]!;
+    // node-1 has fewer containers, so spread tries it first, unless the manager already saw it go
+    // (its event stream retries after 1 s): then try again from a healthy start.
+    let retried = false;
+    for (let attempt = 0; attempt < 3 && !retried; attempt++) {
+      await down.stop();
+      try {
+        const id = (await docker(manager.dockerHost, ["run", "-d", "--network", "none", "busybox", "true"])).stdout.trim();
+        expect((await docker(manager.dockerHost, ["inspect", "-f", "{{.Node.Name}}", id])).stdout.trim()).toBe("node-2");
+        retried = (await manager.logTail(50)).includes("Create failed, retrying (1/1): Cannot connect to the Docker daemon");
+      } finally {
+        await down.start();
+        await waitHealthy(manager, 2);
+      }
+    }
+    expect(retried).toBe(true);
+  });
+});

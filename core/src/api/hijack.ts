@@ -101,7 +101,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Hijacked sockets are invisible to the HTTP server's connection tracking; without this a
   // running `docker attach` would keep the manager from shutting down.
   app.addHook("preClose", async () => {
-    for (const socket of live) socket.destroy();
+    // MUTATION
   });
 }
 

@@ -238,6 +238,7 @@ export class Cluster implements ClusterBackend {
         }
         if (retries < this.options.createRetry) {
           retries++;
+          this.options.logger.warn(`Create failed, retrying (${retries}/${this.options.createRetry}): ${errorMessage(err)}`);
           continue;
         }
         this.options.logger.error("Failed to create container", { error: errorMessage(err) });

@@ -1,0 +1,253 @@
+import { execFile } from "node:child_process";
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  docker,
+  ensureBusyboxImage,
+  startEngines,
+  startRegistry,
+  startTestManager,
+  waitFor,
+  type TestEngine,
+  type TestEngines,
+  type TestManager,
+  type TestRegistry,
+} from "@swarm/core/testing";
+
+/**
+ * Networks, volumes, disk usage and managed plugins across two real engines through the manager,
+ * with the docker CLI (28.2). The engines run with `--bridge=none`: there is no default `bridge`
+ * network, but user-defined bridge networks work (iptables is off, so they are not routed).
+ */
+describe("networks, volumes, system df and plugins across nodes", () => {
+  let cluster: TestEngines;
+  let manager: TestManager;
+  let registry: TestRegistry;
+  let workDir: string;
+  let node1: TestEngine;
+  let node2: TestEngine;
+
+  const swarm = (...args: string[]) => docker(manager.dockerHost, args);
+  const failure = (...args: string[]) =>
+    swarm(...args).then(
+      () => {
+        throw new Error(`docker ${args.join(" ")} succeeded`);
+      },
+      (err: Error) => err.message,
+    );
+  const lines = (text: string) => text.trim().split("\n").filter((l) => l !== "");
+  const networksOn = async (engine: TestEngine) => lines((await docker(engine, ["network", "ls", "--format", "{{.Name}}"])).stdout);
+  const volumesOn = async (engine: TestEngine) => lines((await docker(engine, ["volume", "ls", "--format", "{{.Name}}"])).stdout);
+
+  beforeAll(async () => {
+    [cluster, registry] = await Promise.all([startEngines(2), startRegistry()]);
+    [node1, node2] = [cluster.engines[0]!, cluster.engines[1]!];
+    await ensureBusyboxImage(cluster.engines);
+    workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-netvol-"));
+    manager = await startTestManager({
+      discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
+      args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
+    });
+    await waitFor({
+      what: "the manager did not list 2 healthy nodes",
+      timeoutMs: 30_000,
+      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
+    });
+  });
+
+  afterAll(async () => {
+    await manager?.stop();
+    // Bridge interfaces live in the host's network namespace and outlive a stopped dockerd.
+    if (cluster) {
+      await Promise.all(
+        cluster.engines.map(async (engine) => {
+          const ids = lines((await docker(engine, ["ps", "-aq"]).catch(() => ({ stdout: "" }))).stdout);
+          if (ids.length > 0) await docker(engine, ["rm", "-f", ...ids]).catch(() => undefined);
+          await docker(engine, ["network", "prune", "-f"]).catch(() => undefined);
+        }),
+      );
+    }
+    await Promise.all([cluster?.stopAll(), registry?.stop()]);
+    if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
+  });
+
+  describe("networks", () => {
+    it("lists every node's networks as <node>/<name>, with node and type filters", async () => {
+      const names = lines((await swarm("network", "ls", "--format", "{{.Name}}")).stdout);
+      expect(names).toEqual(["node-1/host", "node-1/none", "node-2/host", "node-2/none"]);
+      const onNode2 = lines((await swarm("network", "ls", "--filter", "node=node-2", "--format", "{{.Name}}")).stdout);
+      expect(onNode2).toEqual(["node-2/host", "node-2/none"]);
+      expect(lines((await swarm("network", "ls", "-q", "--filter", "type=custom")).stdout)).toEqual([]);
+      expect(await failure("network", "ls", "--filter", "type=other")).toContain("Invalid filter: 'type'='other'");
+    });
+
+    it("inspects a node's network by <node>/<name>, and refuses an ambiguous plain name", async () => {
+      const inspected = await swarm("network", "inspect", "-f", "{{.Name}} {{.Driver}}", "node-1/host");
+      expect(inspected.stdout.trim()).toBe("host host");
+      expect(await failure("network", "inspect", "host")).toContain("No such network: host");
+    });
+
+    it("creates on the named node or the best one, defaulting to the engine's bridge driver", async () => {
+      await swarm("network", "create", "node-2/front");
+      expect(await networksOn(node2)).toContain("front");
+      expect(await networksOn(node1)).not.toContain("front");
+      const driver = await swarm("network", "inspect", "-f", "{{.Driver}} {{.Scope}}", "front");
+      expect(driver.stdout.trim()).toBe("bridge local");
+
+      await swarm("network", "create", "--label", "team=blue", "anywhere");
+      const listed = lines((await swarm("network", "ls", "--filter", "label=team=blue", "--format", "{{.Name}}")).stdout);
+      expect(listed).toHaveLength(1);
+      expect(listed[0]).toMatch(/^node-[12]\/anywhere$/);
+      const bad = await failure("network", "create", "mars/red");
+      expect(bad).toContain("Unable to find a node that satisfies the following conditions");
+    });
+
+    it("connects and disconnects a container on its own node, resolving a plain name there", async () => {
+      await swarm("network", "create", "node-2/extra");
+      await swarm("run", "-d", "--name", "web", "-e", "constraint:node==node-2", "--network", "front", "busybox", "sleep", "300");
+      await swarm("network", "connect", "extra", "web");
+      const attached = await swarm("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "web");
+      expect(attached.stdout.trim().split(" ").sort()).toEqual(["extra", "front"]);
+      const members = await swarm("network", "inspect", "-f", "{{range .Containers}}{{.Name}}{{end}}", "node-2/extra");
+      expect(members.stdout.trim()).toBe("web");
+
+      await swarm("network", "disconnect", "extra", "web");
+      const after = await swarm("inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "web");
+      expect(after.stdout.trim()).toBe("front");
+
+      await swarm("network", "create", "node-1/far");
+      expect(await failure("network", "connect", "far", "web")).toContain("No such network: far (it is local to node-1; container web runs on node-2)");
+      expect(await failure("network", "connect", "extra", "ghost")).toContain("No such container: ghost");
+    });
+
+    it("removes by <node>/<name>, refuses networks in use and unknown ones, and prunes every node", async () => {
+      await swarm("network", "rm", "node-2/extra");
+      expect(await networksOn(node2)).not.toContain("extra");
+      expect(await failure("network", "rm", "node-2/front")).toContain("has active endpoints");
+      expect(await failure("network", "rm", "nowhere")).toContain("No such network nowhere");
+
+      const pruned = await swarm("network", "prune", "-f");
+      expect(pruned.stdout).toContain("node-1/far");
+      expect(pruned.stdout).not.toContain("front");
+      expect(await networksOn(node1)).not.toContain("far");
+      await swarm("rm", "-f", "web");
+    });
+  });
+
+  describe("volumes", () => {
+    it("creates everywhere, or on one node, and lists them as <node>/<name>", async () => {
+      await swarm("volume", "create", "shared");
+      await swarm("volume", "create", "node-1/only-one");
+      expect(await volumesOn(node1)).toEqual(expect.arrayContaining(["shared", "only-one"]));
+      expect(await volumesOn(node2)).toEqual(["shared"]);
+      const listed = lines((await swarm("volume", "ls", "--format", "{{.Name}}")).stdout).sort();
+      expect(listed).toEqual(["node-1/only-one", "node-1/shared", "node-2/shared"]);
+      const onNode2 = lines((await swarm("volume", "ls", "-q", "--filter", "node=node-2")).stdout);
+      expect(onNode2).toEqual(["node-2/shared"]);
+      const byName = lines((await swarm("volume", "ls", "-q", "--filter", "name=only")).stdout);
+      expect(byName).toEqual(["node-1/only-one"]);
+    });
+
+    it("inspects by <node>/<name> and refuses a plain name held by several nodes", async () => {
+      const inspected = await swarm("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "node-1/only-one");
+      expect(inspected.stdout.trim()).toBe("only-one local");
+      expect((await swarm("volume", "inspect", "-f", "{{.Name}}", "only-one")).stdout.trim()).toBe("only-one");
+      expect(await failure("volume", "inspect", "shared")).toContain("No such volume: shared");
+    });
+
+    it("removes from every node holding it, refuses one in use, and prunes", async () => {
+      await swarm("volume", "rm", "shared");
+      expect(await volumesOn(node1)).not.toContain("shared");
+      expect(await volumesOn(node2)).not.toContain("shared");
+      expect(await failure("volume", "rm", "shared")).toContain("No such volume shared");
+
+      await swarm("run", "-d", "--name", "holder", "--network", "none", "-e", "constraint:node==node-1", "-v", "only-one:/data", "busybox", "sleep", "300");
+      expect(await failure("volume", "rm", "only-one")).toContain("volume is in use");
+      await swarm("rm", "-f", "holder");
+
+      await swarm("volume", "create", "node-2/spare");
+      const pruned = await swarm("volume", "prune", "-f");
+      expect(pruned.stdout).toContain("node-2/spare");
+      expect(pruned.stdout).toContain("node-1/only-one");
+      expect(await volumesOn(node2)).not.toContain("spare");
+    });
+  });
+
+  it("adds up disk usage of every node in docker system df", async () => {
+    const total = async (target: string | TestEngine) => {
+      const rows = lines((await docker(target, ["system", "df", "--format", "{{.Type}}={{.TotalCount}}"])).stdout);
+      return Object.fromEntries(rows.map((row) => row.split("=") as [string, string]).map(([k, v]) => [k, Number(v)]));
+    };
+    await swarm("run", "-d", "--name", "df-1", "--network", "none", "-e", "constraint:node==node-1", "busybox", "sleep", "300");
+    const [cluster1, one, two] = await Promise.all([total(manager.dockerHost), total(node1), total(node2)]);
+    expect(cluster1.Images).toBe((one.Images ?? 0) + (two.Images ?? 0));
+    expect(cluster1.Containers).toBe((one.Containers ?? 0) + (two.Containers ?? 0));
+    expect(cluster1.Containers).toBeGreaterThanOrEqual(1);
+    const verbose = await swarm("system", "df", "-v");
+    expect(verbose.stdout).toContain("node-1/df-1");
+    await swarm("rm", "-f", "df-1");
+  });
+
+  describe("managed plugins", () => {
+    const plugin = () => `${registry.address}/swarm-test-plugin:1`;
+
+    it("lists none and answers dockerd's 404 for an unknown plugin", async () => {
+      expect(lines((await swarm("plugin", "ls", "-q")).stdout)).toEqual([]);
+      expect(await failure("plugin", "inspect", "nope")).toContain('plugin "nope" not found');
+    });
+
+    it("creates on every node, sets on every node, pushes from one, removes and installs from the registry everywhere", async () => {
+      // A plugin is a root filesystem plus config.json; busybox's will do, as it is never enabled.
+      const dir = path.join(workDir, "plugin");
+      const archive = path.join(workDir, "rootfs.tar");
+      await docker(node1, ["create", "--name", "plugin-rootfs", "busybox"]);
+      await docker(node1, ["export", "-o", archive, "plugin-rootfs"]);
+      await docker(node1, ["rm", "plugin-rootfs"]);
+      await fsp.mkdir(path.join(dir, "rootfs"), { recursive: true });
+      await promisify(execFile)("tar", ["-xf", archive, "-C", path.join(dir, "rootfs")]);
+      await fsp.writeFile(
+        path.join(dir, "config.json"),
+        JSON.stringify({
+          description: "swarm test plugin",
+          documentation: "https://example.invalid",
+          entrypoint: ["/bin/sleep", "1000"],
+          interface: { types: ["docker.volumedriver/1.0"], socket: "test.sock" },
+          network: { type: "host" },
+          env: [{ name: "DEBUG", settable: ["value"], value: "0" }],
+        }),
+      );
+
+      await swarm("plugin", "create", plugin(), dir);
+      const listed = lines((await swarm("plugin", "ls", "--format", "{{.Name}} {{.Enabled}}")).stdout).sort();
+      expect(listed).toEqual([`node-1/${plugin()} false`, `node-2/${plugin()} false`]);
+
+      await swarm("plugin", "set", plugin(), "DEBUG=1");
+      for (const engine of [node1, node2]) {
+        expect((await docker(engine, ["plugin", "inspect", "-f", "{{.Settings.Env}}", plugin()])).stdout.trim()).toBe("[DEBUG=1]");
+      }
+      const onNode2 = await swarm("plugin", "inspect", "-f", "{{.Name}}", `node-2/${plugin()}`);
+      expect(onNode2.stdout.trim()).toBe(plugin());
+
+      await swarm("plugin", "push", plugin());
+      await swarm("plugin", "rm", plugin());
+      expect(lines((await swarm("plugin", "ls", "-q")).stdout)).toEqual([]);
+
+      const installed = await swarm("plugin", "install", "--disable", "--grant-all-permissions", plugin());
+      expect(installed.stdout).toContain(`Installed plugin ${plugin()}`);
+      for (const engine of [node1, node2]) {
+        expect(installed.stdout).toContain(`${engine.name}: `);
+        expect((await docker(engine, ["plugin", "ls", "--format", "{{.Name}}"])).stdout.trim()).toBe(plugin());
+      }
+      // Disabling a disabled plugin fails on each node: the error names both.
+      const disabled = await failure("plugin", "disable", plugin());
+      expect(disabled).toContain("node-1: ");
+      expect(disabled).toContain("node-2: ");
+      expect(disabled).toContain("already disabled");
+      await swarm("plugin", "rm", "-f", plugin());
+      for (const engine of [node1, node2]) expect((await docker(engine, ["plugin", "ls", "-q"])).stdout.trim()).toBe("");
+    });
+  });
+});

@@ -1,0 +1,135 @@
+import { execFile } from "node:child_process";
+import * as fsp from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  docker,
+  ensureBusyboxImage,
+  startEngines,
+  startTestManager,
+  waitFor,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
+
+const COMPOSE = "/usr/bin/docker-compose";
+
+/**
+ * Both services use `network_mode: none`: the engines run with `--bridge=none`, and with no
+ * network mode compose would create a `<project>_default` bridge network on one node, which would
+ * tie every container of the project to that node. `none` keeps compose to containers only.
+ */
+const COMPOSE_FILE = `version: "2.4"
+services:
+  web:
+    image: busybox
+    command: sh -c "echo web-up; sleep 600"
+    network_mode: none
+  worker:
+    image: busybox
+    command: sh -c "echo worker-up; sleep 600"
+    network_mode: none
+`;
+
+/** docker-compose 1.29 (Python, docker-py) against the manager, as a classic Swarm user ran it. */
+describe("docker-compose through the manager", () => {
+  let cluster: TestEngines;
+  let manager: TestManager;
+  let dir: string;
+
+  const swarm = (...args: string[]) => docker(manager.dockerHost, args);
+  const compose = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    new Promise((resolve, reject) => {
+      const env: NodeJS.ProcessEnv = {};
+      // No inherited DOCKER_*/COMPOSE_* setting may point compose elsewhere.
+      for (const [key, value] of Object.entries(process.env)) if (!/^(DOCKER_|COMPOSE_)/.test(key)) env[key] = value;
+      execFile(
+        COMPOSE,
+        ["-p", "demo", ...args],
+        {
+          cwd: dir,
+          env: { ...env, DOCKER_HOST: manager.dockerHost, DOCKER_CONFIG: path.join(dir, ".docker"), HOME: dir },
+          timeout: 60_000,
+          killSignal: "SIGKILL",
+          encoding: "utf8",
+        },
+        (err, stdout, stderr) => {
+          if (err) reject(new Error(`docker-compose ${args.join(" ")} failed: ${err.message}\n${stderr}`));
+          else resolve({ stdout, stderr });
+        },
+      );
+    });
+  /** `node/name` of the project's running containers. */
+  const running = async () =>
+    (await swarm("ps", "--filter", "label=com.docker.compose.project=demo", "--format", "{{.Names}}")).stdout
+      .trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .sort();
+
+  beforeAll(async () => {
+    cluster = await startEngines(2);
+    await ensureBusyboxImage(cluster.engines);
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-compose-"));
+    await fsp.writeFile(path.join(dir, "docker-compose.yml"), COMPOSE_FILE);
+    manager = await startTestManager({
+      discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
+      args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
+    });
+    await waitFor({
+      what: "the manager did not list 2 healthy nodes",
+      timeoutMs: 30_000,
+      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
+    });
+  });
+
+  afterAll(async () => {
+    if (manager) await compose("down", "-t", "1").catch(() => undefined);
+    await manager?.stop();
+    await cluster?.stopAll();
+    if (dir) await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it("brings a two-service project up, spread over the nodes, and shows it in ps", async () => {
+    const up = await compose("up", "-d");
+    expect(up.stderr).toContain("Creating demo_web_1");
+    expect(up.stderr).toContain("Creating demo_worker_1");
+    const names = await running();
+    expect(names).toHaveLength(2);
+    // Spread puts the second container on the other node.
+    expect(new Set(names.map((n) => n.split("/")[0])).size).toBe(2);
+    const ps = await compose("ps");
+    expect(ps.stdout).toMatch(/demo_web_1 .* Up/);
+    expect(ps.stdout).toMatch(/demo_worker_1 .* Up/);
+  });
+
+  it("scales a service up with up --scale and down with scale", async () => {
+    await compose("up", "-d", "--scale", "web=3");
+    expect((await running()).filter((n) => n.includes("demo_web_"))).toHaveLength(3);
+    const ps = await compose("ps", "-q", "web");
+    expect(ps.stdout.trim().split("\n")).toHaveLength(3);
+
+    await compose("scale", "web=1");
+    await waitFor({
+      what: "compose scale web=1 did not leave one web container",
+      timeoutMs: 20_000,
+      probe: async () => ((await running()).filter((n) => n.includes("demo_web_")).length === 1 ? true : undefined),
+    });
+  });
+
+  it("shows every service's logs", async () => {
+    const logs = await compose("logs", "--no-color");
+    expect(logs.stdout).toMatch(/web_1\s+\| web-up/);
+    expect(logs.stdout).toMatch(/worker_1\s+\| worker-up/);
+  });
+
+  it("takes the project down", async () => {
+    const down = await compose("down", "-t", "1");
+    expect(down.stderr).toContain("Removing demo_web_1");
+    expect(down.stderr).toContain("Removing demo_worker_1");
+    expect(await running()).toEqual([]);
+    const all = await swarm("ps", "-a", "-q", "--filter", "label=com.docker.compose.project=demo");
+    expect(all.stdout.trim()).toBe("");
+  });
+});
