@@ -32,3 +32,5 @@ export { expandRange, parseHostPort } from "./util/address.js";
 export { formatHostPort } from "./util/address.js";
 export { defineConfig } from "./config/schema.js";
 export type { SwarmConfig } from "./config/schema.js";
+export { weighResources, formatBytes, ResourceReasons } from "./scheduler/resources.js";
+export type { ResourceWeight } from "./scheduler/resources.js";

@@ -9,6 +9,7 @@ import { findContainer, type ContainerLike } from "../scheduler/lookup.js";
 import { SwarmLabels, normalizeConfig, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
+import { formatBytes } from "../scheduler/resources.js";
 import type { EventHub } from "./events.js";
 
 export interface ClusterOptions {
@@ -495,18 +496,6 @@ function hasHardNodeConstraint(config: ContainerConfig): boolean {
 
 function displayState(state: Engine["state"]): string {
   return state.charAt(0).toUpperCase() + state.slice(1);
-}
-
-/** Binary units as classic Swarm printed them: `%.4g <unit>`. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number(value.toPrecision(4))} ${units[unit]}`;
 }
 
 export function naturalCompare(a: string, b: string): number {

@@ -7,7 +7,6 @@ import spread, {
   REASON_MEMORY_TOO_SMALL,
   REASON_NOT_ENOUGH_CPUS,
   REASON_NOT_ENOUGH_MEMORY,
-  formatBytes,
   weigh,
 } from "../src/index.js";
 
@@ -129,19 +128,5 @@ describe("spread strategy", () => {
       fits: true,
       weight: 37 + 50 - 700,
     });
-  });
-
-  it.each([
-    [0, "0 B"],
-    [512, "512 B"],
-    [1024, "1 KiB"],
-    [512 * MiB, "512 MiB"],
-    [1.5 * GiB, "1.5 GiB"],
-    [2.1 * GiB, "2.1 GiB"],
-    [1000 * GiB, "1000 GiB"],
-    [2048 * GiB, "2 TiB"],
-    [-5, "0 B"],
-  ])("formatBytes(%d) → %s", (bytes, text) => {
-    expect(formatBytes(bytes)).toBe(text);
   });
 });
