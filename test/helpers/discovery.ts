@@ -174,13 +174,10 @@ export async function longestOutage(
   const sampler = (async () => {
     while (!done) {
       const at = Date.now();
-      let complete = false;
-      try {
-        const nodes = await managerNodes(manager, AbortSignal.timeout(2_000));
-        complete = expected.every((addr) => nodes.some((n) => n.addr === addr && n.status === "Healthy"));
-      } catch {
-        complete = false;
-      }
+      const complete = await managerNodes(manager, AbortSignal.timeout(2_000)).then(
+        (nodes) => expected.every((addr) => nodes.some((n) => n.addr === addr && n.status === "Healthy")),
+        () => false,
+      );
       samples += 1;
       if (complete) {
         if (missingSince !== undefined) longest = Math.max(longest, at - missingSince);

@@ -138,6 +138,20 @@ describe("container operations through the manager", () => {
     expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/\(Paused\)$/);
     await swarm("unpause", "ops");
     expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/^Up [^()]*$/);
+    // Back to back over the API (no CLI start-up time to hide a late refresh).
+    const paused = encodeURIComponent(JSON.stringify({ status: ["paused"] }));
+    for (let i = 0; i < 3; i++) {
+      const pause = await request(`${manager.url}/v1.41/containers/ops/pause`, { method: "POST" });
+      expect(pause.statusCode).toBe(204);
+      await pause.body.dump();
+      const listed = await request(`${manager.url}/v1.41/containers/json?filters=${paused}`);
+      expect(((await listed.body.json()) as Array<{ Names: string[] }>).map((c) => c.Names[0])).toEqual([expect.stringMatching(/\/ops$/)]);
+      const unpause = await request(`${manager.url}/v1.41/containers/ops/unpause`, { method: "POST" });
+      expect(unpause.statusCode).toBe(204);
+      await unpause.body.dump();
+      const after = await request(`${manager.url}/v1.41/containers/json?filters=${paused}`);
+      expect(await after.body.json()).toEqual([]);
+    }
   });
 
   it("docker wait returns the exit code; POST resize reaches the engine", async () => {

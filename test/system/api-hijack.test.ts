@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import * as fsp from "node:fs/promises";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -44,7 +45,7 @@ describe("hijacked streams: run, attach, exec", () => {
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
 
   /** The docker CLI with its exit code and optional stdin (the kit's helper rejects non-zero exits). */
-  const cli = (args: readonly string[], stdin?: string, timeoutMs = 30_000): Promise<CliResult> =>
+  const cli = (args: readonly string[], stdin?: string | Buffer, timeoutMs = 30_000): Promise<CliResult> =>
     new Promise((resolve, reject) => {
       const child = spawn("docker", ["-H", manager.dockerHost, ...args], {
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: configDir, DOCKER_CONFIG: configDir, DOCKER_CLI_HINTS: "false" },
@@ -170,6 +171,10 @@ describe("hijacked streams: run, attach, exec", () => {
     expect(await cli(["exec", "ex", "echo", "plain"])).toMatchObject({ code: 0, stdout: "plain\n" });
     expect(await cli(["exec", "-i", "ex", "sh", "-c", "tr a-z A-Z"], "shout\n")).toMatchObject({ code: 0, stdout: "SHOUT\n" });
     expect((await cli(["exec", "ex", "sh", "-c", "exit 4"])).code).toBe(4);
+    // Megabytes of stdin through both hops, with back-pressure, then the half-close.
+    const big = randomBytes(4 * 1024 * 1024);
+    const digest = createHash("sha256").update(big).digest("hex");
+    expect(await cli(["exec", "-i", "ex", "sha256sum"], big)).toMatchObject({ code: 0, stdout: `${digest}  -\n` });
     expect((await cli(["exec", "-d", "ex", "touch", "/tmp/detached"])).code).toBe(0);
     await waitFor({
       what: "the detached exec did not create its file",

@@ -176,6 +176,10 @@ describe("images across nodes", () => {
     expect(refused).toContain("[node==mars]");
   });
 
+  it("prunes the build cache of every node", async () => {
+    expect((await swarm("builder", "prune", "-f")).stdout).toContain("Total reclaimed space:");
+  });
+
   it("prunes dangling images on every node", async () => {
     const archive = path.join(workDir, "saved.tar");
     // Importing the same tag twice leaves the first import dangling on every node.
@@ -190,5 +194,17 @@ describe("images across nodes", () => {
     for (const engine of engines()) {
       expect((await docker(engine, ["images", "-q", "--filter", "dangling=true"])).stdout.trim()).toBe("");
     }
+  });
+
+  // Last: it stops an engine for good.
+  it("pulls onto the nodes that answer and reports the one that does not", async () => {
+    const ref = `${registry.address}/team/busybox:1`;
+    const down = engines()[2]!;
+    await docker(down, ["rmi", ref]);
+    await down.stop();
+    const message = await failure("pull", ref);
+    expect(message).toContain(`${down.name}: Cannot connect to the Docker daemon at tcp://${down.host}`);
+    expect(message).not.toContain(`${engines()[0]!.name}:`);
+    for (const engine of engines().slice(0, 2)) expect(await idOn(engine, ref)).toMatch(/^sha256:/);
   });
 });

@@ -182,7 +182,10 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       return Object.fromEntries(rows.map((row) => row.split("=") as [string, string]).map(([k, v]) => [k, Number(v)]));
     };
     await swarm("run", "-d", "--name", "df-1", "--network", "none", "-e", "constraint:node==node-1", "busybox", "sleep", "300");
-    const [cluster1, one, two] = await Promise.all([total(manager.dockerHost), total(node1), total(node2)]);
+    // One at a time: dockerd refuses a second disk usage operation while one runs.
+    const cluster1 = await total(manager.dockerHost);
+    const one = await total(node1);
+    const two = await total(node2);
     expect(cluster1.Images).toBe((one.Images ?? 0) + (two.Images ?? 0));
     expect(cluster1.Containers).toBe((one.Containers ?? 0) + (two.Containers ?? 0));
     expect(cluster1.Containers).toBeGreaterThanOrEqual(1);
@@ -241,6 +244,23 @@ describe("networks, volumes, system df and plugins across nodes", () => {
         expect(installed.stdout).toContain(`${engine.name}: `);
         expect((await docker(engine, ["plugin", "ls", "--format", "{{.Name}}"])).stdout.trim()).toBe(plugin());
       }
+      // A second version in the registry, then every node's copy upgraded to it.
+      const next = plugin().replace(/:1$/, ":2");
+      // Other content than version 1's: dockerd refuses to ingest a blob it already holds.
+      const dir2 = path.join(workDir, "plugin-2");
+      await fsp.cp(dir, dir2, { recursive: true, verbatimSymlinks: true });
+      await fsp.writeFile(path.join(dir2, "rootfs", "VERSION"), "2\n");
+      await swarm("plugin", "create", next, dir2);
+      await swarm("plugin", "push", next);
+      await swarm("plugin", "rm", next);
+      // --skip-remote-check: the CLI would otherwise ask whether to upgrade to another repository tag.
+      const upgraded = await swarm("plugin", "upgrade", "--grant-all-permissions", "--skip-remote-check", plugin(), next);
+      expect(upgraded.stdout).toContain("node-1: ");
+      expect(upgraded.stdout).toContain("node-2: ");
+      for (const engine of [node1, node2]) {
+        expect((await docker(engine, ["plugin", "inspect", "-f", "{{.PluginReference}}", plugin()])).stdout.trim()).toBe(next);
+      }
+
       // Disabling a disabled plugin fails on each node: the error names both.
       const disabled = await failure("plugin", "disable", plugin());
       expect(disabled).toContain("node-1: ");

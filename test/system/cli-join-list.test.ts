@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from "vitest";
 import { freePort, spawnManaged, waitFor } from "@swarm/core/testing";
 import { SWARM_BIN, logDir } from "../helpers/discovery.js";
 
@@ -25,15 +25,17 @@ function swarm(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Ru
   });
 }
 
-const fails = (run: Run, message: string): void => {
-  expect(run.code, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).toBe(1);
-  expect(run.stderr.trim()).toBe(message);
+/** Concurrent tests pass their own `expect`, so each failure is reported against the right case. */
+const fails = (run: Run, message: string, check: ExpectStatic = expect): void => {
+  check(run.code, `stdout: ${run.stdout}\nstderr: ${run.stderr}`).toBe(1);
+  check(run.stderr.trim()).toBe(message);
 };
 
 const ETCD = "etcd://127.0.0.1:1/x";
 
+// Each case is a short-lived process that fails before touching any store: run them side by side.
 describe("swarm join flag validation (classic order and messages)", () => {
-  it.each([
+  it.concurrent.for<[string[], NodeJS.ProcessEnv, string]>([
     [[], {}, "discovery required to join a cluster. See 'swarm join --help'."],
     [[ETCD], {}, "missing mandatory --advertise flag"],
     [["--advertise", "127.0.0.1ac:sh25", ETCD], {}, "--advertise should be of the form ip:port or hostname:port"],
@@ -54,8 +56,8 @@ describe("swarm join flag validation (classic order and messages)", () => {
     [["--advertise", "127.0.0.1:2375", "--delay", "-1s", "--heartbeat", "0s", ETCD], {}, "--delay should not be a negative number"],
     [["--advertise", "127.0.0.1:2375", "--heartbeat", "0s", "--ttl", "0s", ETCD], {}, "--heartbeat should be at least one second"],
     [["--advertise", "127.0.0.1:2375", "--ttl", "1s", "bogus://x"], {}, "--ttl must be strictly superior to the heartbeat value"],
-  ])("join %j (env %j)", async (args, env, message) => {
-    fails(await swarm(["join", ...args], env), message);
+  ])("join %j (env %j)", async ([args, env, message], { expect }) => {
+    fails(await swarm(["join", ...args], env), message, expect);
   });
 
   it("names the supported schemes for an unknown one", async () => {
@@ -136,14 +138,14 @@ describe("swarm list", () => {
     await new Promise<void>((resolve) => silentServer.close(() => resolve()));
   });
 
-  it.each([
+  it.concurrent.for<[string[], string]>([
     [["list"], "discovery required to list a cluster. See 'swarm list --help'."],
     [["list", "--timeout", "-10s", ETCD], "--timeout should be a positive number"],
     [["list", "--timeout", "0s", ETCD], "--timeout should be a positive number"],
     [["list", "--timeout", "ten", ETCD], 'invalid --timeout: time: invalid duration "ten"'],
     [["list", "--discovery-opt", "nope", ETCD], "--discovery-opt must contain key=value strings"],
-  ])("%j", async (args, message) => {
-    fails(await swarm(args), message);
+  ])("%j", async ([args, message], { expect }) => {
+    fails(await swarm(args), message, expect);
   });
 
   it("prints the first batch one per line, IPv6 bracketed, from the argument or $SWARM_DISCOVERY", async () => {

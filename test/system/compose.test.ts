@@ -110,7 +110,7 @@ describe("docker-compose through the manager", () => {
     const ps = await compose("ps", "-q", "web");
     expect(ps.stdout.trim().split("\n")).toHaveLength(3);
 
-    await compose("scale", "web=1");
+    await compose("scale", "-t", "1", "web=1");
     await waitFor({
       what: "compose scale web=1 did not leave one web container",
       timeoutMs: 20_000,

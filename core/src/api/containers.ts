@@ -25,9 +25,16 @@ function containerPath(found: LocatedContainer, rest: string): string {
   return `/containers/${found.record.inspect.Id}${rest}`;
 }
 
-function refreshAfter(found: LocatedContainer): () => void {
-  return () => {
-    void found.engine.inspectContainer(found.record.inspect.Id).catch(() => undefined);
+/** Quick state changes: the answer waits for the mirror so `docker ps` right after agrees. */
+const AWAITED_ACTIONS = new Set(["/kill", "/stop", "/restart", "/start", "/rename", "/update", "/pause", "/unpause"]);
+
+function refreshAfter(found: LocatedContainer, rest: string): (statusCode: number) => void | Promise<void> {
+  return async (statusCode) => {
+    if (statusCode >= 400) return;
+    const refresh = found.engine.inspectContainer(found.record.inspect.Id).then(() => undefined);
+    // Long calls (wait, attach, exec) stream on; their end shows up through the event stream.
+    if (AWAITED_ACTIONS.has(rest)) await refresh;
+    else void refresh.catch(() => undefined);
   };
 }
 
@@ -105,7 +112,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const rest = `/${request.params["*"]}`;
     await proxyToEngine(found.engine, request, reply, {
       path: containerPath(found, rest),
-      onResponse: request.method === "GET" || request.method === "HEAD" ? undefined : refreshAfter(found),
+      onResponse: request.method === "GET" || request.method === "HEAD" ? undefined : refreshAfter(found, rest),
     });
   };
   app.route({ method: ["GET", "POST", "PUT", "HEAD", "DELETE"], url: "/containers/:name/*", handler: forward });

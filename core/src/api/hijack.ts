@@ -101,7 +101,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Hijacked sockets are invisible to the HTTP server's connection tracking; without this a
   // running `docker attach` would keep the manager from shutting down.
   app.addHook("preClose", async () => {
-    // MUTATION
+    for (const socket of live) socket.destroy();
   });
 }
 
@@ -234,7 +234,7 @@ function forwardToEngine(
 ): Promise<void> {
   const { engine } = target;
   const { host, port } = parseHostPort(engine.addr);
-  const tlsOptions = engineTls(engine);
+  const tlsOptions = engine.tls;
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
@@ -377,11 +377,3 @@ function isConnectError(err: Error): boolean {
   return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "ENOTFOUND" || code === "ETIMEDOUT";
 }
 
-/**
- * The engine's client certificate, for engines reached over TLS. Engine keeps its options private
- * and exposes no raw-connection API; a hijack needs a socket of its own, so read them here.
- */
-function engineTls(engine: Engine): { ca?: Buffer | undefined; cert: Buffer; key: Buffer } | undefined {
-  const options = (engine as unknown as { options?: { tls?: { ca?: Buffer | undefined; cert: Buffer; key: Buffer } } }).options;
-  return options?.tls;
-}

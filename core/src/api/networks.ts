@@ -87,7 +87,7 @@ export function listNetworks(cluster: Cluster, q: Record<string, string | undefi
 
   const merged = new Map<string, { network: NetworkResource; engines: Engine[] }>();
   for (const engine of cluster.validatedEngines()) {
-    for (const network of engine.networks.values()) {
+    for (const network of networksOf(engine)) {
       const entry = merged.get(network.Id);
       if (!entry) {
         merged.set(network.Id, { network: { ...network, Containers: { ...(network.Containers ?? {}) } }, engines: [engine] });
@@ -123,6 +123,14 @@ export function listNetworks(cluster: Cluster, q: Record<string, string | undefi
     rows.push({ ...network, Name: shown });
   }
   return rows.sort((a, b) => a.Name.localeCompare(b.Name));
+}
+
+/**
+ * An engine's mirrored networks that are networks: an engine event without an ID (dockerd's
+ * `prune` event) can leave a stray entry in the mirror until its next full refresh.
+ */
+function networksOf(engine: Engine): NetworkResource[] {
+  return [...engine.networks.values()].filter((n) => typeof n.Id === "string" && n.Id !== "" && typeof n.Name === "string");
 }
 
 /** IDs of networks some container of the cluster is attached to. */
@@ -226,7 +234,7 @@ async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
 /** A network by reference among one engine's networks: ID, unique ID prefix, name or `<node>/<name>`. */
 function networkOnEngine(engine: Engine, ref: string): NetworkResource | undefined {
   const bare = ref.startsWith("/") ? ref.slice(1) : ref;
-  const networks = [...engine.networks.values()];
+  const networks = networksOf(engine);
   const exact = networks.find(
     (n) => n.Id === bare || n.Name === bare || `${engine.name}/${n.Name}` === bare || `${engine.id}/${n.Name}` === bare,
   );
@@ -272,5 +280,6 @@ async function connectOrDisconnect(
   const text = await response.body.text();
   await Promise.all([engine.refreshNetworks(), engine.inspectContainer(containerId)].map((p) => p.catch(() => undefined)));
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
-  await reply.code(response.statusCode).header("content-type", "application/json").send(text);
+  if (text === "") await reply.code(response.statusCode).send();
+  else await reply.code(response.statusCode).header("content-type", "application/json").send(text);
 }

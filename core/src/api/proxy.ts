@@ -35,8 +35,11 @@ export interface ProxyOptions {
   readonly query?: string;
   /** A replacement body (a re-serialised JSON body); defaults to the client's raw body. */
   readonly body?: string | Buffer | undefined;
-  /** Called after the engine answered, before the body is streamed (cache refreshes). */
-  readonly onResponse?: (statusCode: number) => void;
+  /**
+   * Called after the engine answered, before the answer is passed on: a promise delays the answer,
+   * so a client never sees its own change missing from the mirror.
+   */
+  readonly onResponse?: ((statusCode: number) => void | Promise<void>) | undefined;
 }
 
 /** The request body as the engine should get it: the parsed JSON re-serialised, or the raw stream. */
@@ -82,7 +85,11 @@ export async function proxyToEngine(
     if (err instanceof SwarmError) throw err;
     throw new SwarmError("Engine", errorMessage(err), { cause: err });
   }
-  options.onResponse?.(response.statusCode);
+  try {
+    await options.onResponse?.(response.statusCode);
+  } catch {
+    // The mirror catches up from the event stream; the engine's answer still goes back.
+  }
   reply.hijack();
   const raw = reply.raw;
   const outHeaders: Record<string, string | string[]> = {};

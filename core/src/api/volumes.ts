@@ -70,10 +70,18 @@ function isLocal(volume: VolumeResource): boolean {
   return (volume.Driver ?? "local") === "local";
 }
 
+/**
+ * An engine's mirrored volumes that are volumes: an engine event without an ID (dockerd's
+ * `prune` event) can leave a stray entry in the mirror until its next full refresh.
+ */
+function volumesOf(engine: Engine): VolumeResource[] {
+  return [...engine.volumes.values()].filter((v) => typeof v.Name === "string" && v.Name !== "");
+}
+
 /** One engine's volume by `name`, `<node name>/name` or `<node id>/name`. */
 function volumeOnEngine(engine: Engine, ref: string): VolumeResource | undefined {
   const bare = ref.startsWith("/") ? ref.slice(1) : ref;
-  for (const volume of engine.volumes.values()) {
+  for (const volume of volumesOf(engine)) {
     if (volume.Name === bare || `${engine.name}/${volume.Name}` === bare || `${engine.id}/${volume.Name}` === bare) return volume;
   }
   return undefined;
@@ -105,7 +113,7 @@ export function listVolumes(cluster: Cluster, q: Record<string, string | undefin
   const seenShared = new Set<string>();
   const rows: VolumeResource[] = [];
   for (const engine of cluster.validatedEngines()) {
-    for (const volume of engine.volumes.values()) {
+    for (const volume of volumesOf(engine)) {
       const local = isLocal(volume);
       if (!local) {
         // A shared driver's volume is one volume, whichever nodes see it.

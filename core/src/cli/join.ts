@@ -78,17 +78,18 @@ async function runJoin(args: readonly string[], flags: JoinFlags, global: Global
 
   const { logger } = makeLogger(logLevelOf(global));
   const stop = new AbortController();
-  let opened: OpenedDiscovery | undefined;
+  // Filled in once the backend exists; a signal before that has nothing to close.
+  const state: { opened?: OpenedDiscovery } = {};
   const shutdown = (signal: string): void => {
     logger.info(`Received ${signal}, shutting down`);
     stop.abort();
-    void closeDiscovery(opened).then(() => process.exit(0));
+    void closeDiscovery(state.opened).then(() => process.exit(0));
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 
-  opened = await openDiscovery(url, logger, { heartbeat, ttl, discoveryOptions });
-  const { discovery } = opened;
+  state.opened = await openDiscovery(url, logger, { heartbeat, ttl, discoveryOptions });
+  const { discovery } = state.opened;
   if (stop.signal.aborted) return;
 
   if (delay > 0) {

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Option, type Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import type { SwarmConfig } from "../config/schema.js";
 import { resolveManagerSettings } from "../config/settings.js";

@@ -262,7 +262,8 @@ export class Cluster implements ClusterBackend {
     const placed: ContainerConfig = { ...config, Labels: labels };
     this.pinToLocalNetwork(placed);
 
-    const scheduleLabels = { ...labels };
+    // From the placed config: pinToLocalNetwork may have added a soft node constraint.
+    const scheduleLabels = { ...(placed.Labels ?? {}) };
     if (withImageAffinity && config.Image) {
       const affinities = JSON.parse(scheduleLabels[SwarmLabels.affinities] ?? "[]") as string[];
       scheduleLabels[SwarmLabels.affinities] = JSON.stringify([...affinities, `image==${config.Image}`]);

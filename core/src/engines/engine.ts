@@ -160,6 +160,11 @@ export class Engine {
     return this.options.logger;
   }
 
+  /** The client certificate for a TLS engine: hijacked streams open sockets of their own. */
+  get tls(): EngineOptions["tls"] {
+    return this.options.tls;
+  }
+
   get cpus(): number {
     return withOvercommit(this.rawCpus, this.options.overcommit);
   }
@@ -525,6 +530,15 @@ export class Engine {
     const action = event.Action ?? event.status ?? "";
     const id = event.Actor?.ID ?? event.id ?? "";
     try {
+      // Prune events name no object: re-read the whole collection they touched.
+      if (action === "prune") {
+        if (event.Type === "network") await this.refreshNetworks();
+        else if (event.Type === "volume") await this.refreshVolumes();
+        else if (event.Type === "image") await this.refreshImages();
+        else if (event.Type === "container") await this.refreshContainers(false);
+        return;
+      }
+      if (id === "" && event.Type !== "daemon") return;
       switch (event.Type) {
         case "network":
           await this.refreshNetwork(id);

@@ -40,7 +40,7 @@ export function parseKvUrl(path: string, options: Readonly<Record<string, string
     try {
       parseHostPort(endpoint);
     } catch (err) {
-      throw new Error(`consul:// agent address ${endpoint}: ${(err as Error).message}; write it as host:port`);
+      throw new Error(`consul:// agent address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
     }
   }
   const dir = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH).replace(/^\/+|\/+$/g, "");
@@ -63,7 +63,7 @@ function readStoreTls(options: Readonly<Record<string, string>>, logger: Logger)
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`);
+      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`, { cause: err });
     }
   };
   logger.debug("Initializing discovery with TLS");
@@ -235,6 +235,9 @@ export default defineDiscovery({
       async *watch(signal: AbortSignal): AsyncIterable<DiscoveryUpdate> {
         const prefix = layout.dir === "" ? "" : `${layout.dir}/`;
         let last: string[] | undefined;
+        // After a store error the list is announced again even if unchanged: that is how the host
+        // learns the store is back (and will log the next outage).
+        let recovering = false;
         let index = 0;
         let retry = FIRST_RETRY_MS;
         while (!signal.aborted) {
@@ -257,7 +260,8 @@ export default defineDiscovery({
             const values = items.filter((item) => item.Key !== prefix).map((item) => item.Value ?? "");
             const { entries, invalid } = entriesOf(values);
             if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${prefix} at ${where()}: ${invalid.join("; ")}`) };
-            if (last === undefined || !sameList(last, entries)) {
+            if (recovering || last === undefined || !sameList(last, entries)) {
+              recovering = false;
               last = entries;
               yield { entries };
             }
@@ -266,6 +270,7 @@ export default defineDiscovery({
             if (signal.aborted) return;
             const at = where();
             if (statusOf(err) === undefined) failedOver();
+            recovering = true;
             yield { error: new Error(`watching ${prefix} at ${at}: ${messageOf(err)}`, { cause: err }) };
             await sleep(retry, undefined, { signal }).catch(() => undefined);
             retry = Math.min(retry * 2, retryCap);

@@ -32,7 +32,7 @@ export function parseKvUrl(path: string, options: Readonly<Record<string, string
     try {
       parseHostPort(endpoint);
     } catch (err) {
-      throw new Error(`${scheme}:// store address ${endpoint}: ${(err as Error).message}; write it as host:port`);
+      throw new Error(`${scheme}:// store address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
     }
   }
   const joined = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH);
@@ -61,7 +61,7 @@ export function readStoreTls(options: Readonly<Record<string, string>>, logger: 
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`);
+      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`, { cause: err });
     }
   };
   logger.debug("Initializing discovery with TLS");
@@ -216,6 +216,9 @@ export default defineDiscovery({
 
       async *watch(signal: AbortSignal): AsyncIterable<DiscoveryUpdate> {
         let last: string[] | undefined;
+        // After a store error the list is announced again even if unchanged: that is how the host
+        // learns the store is back (and will log the next outage).
+        let recovering = false;
         let retry = FIRST_RETRY_MS;
         while (!signal.aborted) {
           let watcher: Watcher | undefined;
@@ -225,7 +228,8 @@ export default defineDiscovery({
             const announce = function* (): Generator<DiscoveryUpdate> {
               const { entries, invalid } = entriesOf(values.values());
               if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir}/ at ${where}: ${invalid.join("; ")}`) };
-              if (last === undefined || !sameList(last, entries)) {
+              if (recovering || last === undefined || !sameList(last, entries)) {
+                recovering = false;
                 last = entries;
                 yield { entries };
               }
@@ -255,6 +259,7 @@ export default defineDiscovery({
             }
           } catch (err) {
             if (signal.aborted) return;
+            recovering = true;
             yield { error: err instanceof Error && err.message.includes(where) ? err : toError(err, where) };
             await sleep(retry, undefined, { signal }).catch(() => undefined);
             retry = Math.min(retry * 2, retryCap);

@@ -99,7 +99,7 @@ export async function fetchEntries(endpoint: TokenEndpoint, options: { signal?: 
   try {
     decoded = JSON.parse(text);
   } catch (err) {
-    throw new Error(`Failed to decode response: ${describe(err)}`);
+    throw new Error(`Failed to decode response: ${describe(err)}`, { cause: err });
   }
   if (decoded === null) return { entries: [], invalid: [] };
   if (!Array.isArray(decoded)) throw new Error(`Failed to decode response: expected a JSON array of "ip:port" strings, got ${text.slice(0, 80)}`);
@@ -161,18 +161,23 @@ export default defineDiscovery({
     return {
       async *watch(signal: AbortSignal): AsyncIterable<DiscoveryUpdate> {
         let last: string[] | undefined;
+        // After a store error the list is announced again even if unchanged: that is how the host
+        // learns the store is back (and will log the next outage).
+        let recovering = false;
         while (!signal.aborted) {
           try {
             const { entries, invalid } = await fetchEntries(endpoint, { signal, timeoutMs: requestBudget });
             if (invalid.length > 0) {
               yield { error: new Error(`the token service listed invalid entries, ignored: ${invalid.join("; ")}`) };
             }
-            if (last === undefined || !sameList(last, entries)) {
+            if (recovering || last === undefined || !sameList(last, entries)) {
+              recovering = false;
               last = entries;
               yield { entries };
             }
           } catch (err) {
             if (signal.aborted) return;
+            recovering = true;
             yield { error: err instanceof Error ? err : new Error(String(err)) };
           }
           await sleep(ctx.heartbeat, undefined, { signal }).catch(() => undefined);

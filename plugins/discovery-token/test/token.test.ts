@@ -146,4 +146,28 @@ describe("talking to a token service", () => {
       { error: expect.objectContaining({ message: "Failed to fetch entries, Discovery service returned 404 HTTP status code" }) },
     ]);
   });
+
+  it("announces the unchanged list again once the service is back, so the manager knows it recovered", async () => {
+    process.env.SWARM_TOKEN_DISCOVERY_URL = scriptedUrl;
+    let manager: Discovery;
+    try {
+      manager = await plugin.create(context("tok4"));
+    } finally {
+      delete process.env.SWARM_TOKEN_DISCOVERY_URL;
+    }
+    scripted.answer(200, '["1.1.1.1:1"]');
+    const abort = new AbortController();
+    const updates: DiscoveryUpdate[] = [];
+    for await (const update of manager.watch(abort.signal)) {
+      updates.push(update);
+      if (updates.length === 1) scripted.answer(503, "");
+      if (updates.length === 2) scripted.answer(200, '["1.1.1.1:1"]');
+      if (updates.length === 3) abort.abort();
+    }
+    expect(updates).toEqual([
+      { entries: ["1.1.1.1:1"] },
+      { error: expect.objectContaining({ message: "Failed to fetch entries, Discovery service returned 503 HTTP status code" }) },
+      { entries: ["1.1.1.1:1"] },
+    ]);
+  });
 });

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type * as ZooKeeperModule from "node-zookeeper-client";
 import type { Client, Exception, Stat, State } from "node-zookeeper-client";
 import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
 
@@ -9,7 +10,7 @@ import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, t
  * the directory's children with a watch, re-armed after every change, and announce the full list.
  */
 
-type ZooKeeper = typeof import("node-zookeeper-client");
+type ZooKeeper = typeof ZooKeeperModule;
 
 export const DEFAULT_KV_PATH = "docker/swarm/nodes";
 
@@ -31,7 +32,7 @@ export function parseZkUrl(path: string, options: Readonly<Record<string, string
     try {
       parseHostPort(endpoint);
     } catch (err) {
-      throw new Error(`zk:// server address ${endpoint}: ${(err as Error).message}; write it as host:port`);
+      throw new Error(`zk:// server address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
     }
   }
   const dir = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH).replace(/\/+$/, "");
@@ -265,6 +266,9 @@ export default defineDiscovery({
 
       async *watch(signal: AbortSignal): AsyncIterable<DiscoveryUpdate> {
         let last: string[] | undefined;
+        // After a store error the list is announced again even if unchanged: that is how the host
+        // learns the store is back (and will log the next outage).
+        let recovering = false;
         let retry = FIRST_RETRY_MS;
         while (!signal.aborted) {
           try {
@@ -283,7 +287,8 @@ export default defineDiscovery({
             });
             const { entries, invalid } = entriesOf(values);
             if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir} in ${where}: ${invalid.join("; ")}`) };
-            if (last === undefined || !sameList(last, entries)) {
+            if (recovering || last === undefined || !sameList(last, entries)) {
+              recovering = false;
               last = entries;
               yield { entries };
             }
@@ -293,6 +298,7 @@ export default defineDiscovery({
             if (!fired) await Promise.race([watchFired, session.changed(signal, stateSeen)]);
           } catch (err) {
             if (signal.aborted) return;
+            recovering = true;
             yield { error: err instanceof Error ? err : new Error(String(err)) };
             await sleep(retry, undefined, { signal }).catch(() => undefined);
             retry = Math.min(retry * 2, retryCap);
