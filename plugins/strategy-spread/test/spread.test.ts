@@ -14,7 +14,6 @@ const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: ()
 const strategy = await spread.create({ name: "spread", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
 
 const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
 
 function request(cpus: number, memory: number): ScheduleRequest {
   return makeRequest({ config: { HostConfig: { CpuShares: cpus, Memory: memory } } });
