@@ -68,6 +68,12 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get<{ Params: NameParams }>("/containers/:name/json", async (request) => {
     const found = locateContainer(ctx, request.params.name);
+    // The mirror is re-read on every container event, so it is the engine's answer except for what
+    // changes without an event: sizes (?size=1) and health-check results. Only those go to the engine.
+    const mirrored = found.record.inspect;
+    if (!queryBool(query(request).size) && mirrored.State.Health === undefined) {
+      return decorateInspect(found.engine, structuredClone(mirrored));
+    }
     const inspect = await found.engine.json<ContainerInspect>("GET", containerPath(found, "/json"), { query: rawQuery(request.url) });
     return decorateInspect(found.engine, inspect);
   });

@@ -27,6 +27,27 @@ export const DISCOVERY_FORMS_HELP = `
   * zk://<ip1>,<ip2>/<path>
   * [nodes://]<ip1>,<ip2>`;
 
+/**
+ * The caller's signal plus a deadline. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
+ * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
+ * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
+ * work is over.
+ */
+function withDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(parent.reason);
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${formatGoDuration(ms)}`)), ms);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    },
+  };
+}
+
 function fail(message: string): never {
   throw new SwarmError("Config", message);
 }
@@ -102,11 +123,14 @@ async function runJoin(args: readonly string[], flags: JoinFlags, global: Global
   const attemptBudget = Math.min(ttl, Math.max(heartbeat, 5_000));
   while (!stop.signal.aborted) {
     logger.info(`Registering on the discovery service every ${formatGoDuration(heartbeat)}...`, { addr: advertise, discovery: url });
+    const attempt = withDeadline(stop.signal, attemptBudget);
     try {
-      await discovery.register(advertise, AbortSignal.any([stop.signal, AbortSignal.timeout(attemptBudget)]));
+      await discovery.register(advertise, attempt.signal);
     } catch (err) {
       if (stop.signal.aborted) break;
       logger.error(errorMessage(err), { addr: advertise, discovery: url });
+    } finally {
+      attempt.done();
     }
     await sleep(heartbeat, undefined, { signal: stop.signal }).catch(() => undefined);
   }

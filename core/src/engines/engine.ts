@@ -95,7 +95,8 @@ const STATE_CHANGING_ACTIONS = new Set([
   "die", "kill", "oom", "pause", "start", "restart", "stop", "unpause", "rename", "update",
 ]);
 const IGNORED_ACTIONS = new Set([
-  "top", "resize", "export", "exec_create", "exec_start", "exec_die", "exec_detach", "attach", "detach",
+  // exec_create and exec_die are not here: they change the inspect's ExecIDs.
+  "top", "resize", "export", "exec_start", "exec_detach", "attach", "detach",
   "extract-to-dir", "copy", "archive-path",
 ]);
 
