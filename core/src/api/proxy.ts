@@ -69,6 +69,8 @@ export async function proxyToEngine(
   const body = options.body ?? requestBody(request);
   const headers = forwardableHeaders(request.headers);
   if (typeof body === "string" || Buffer.isBuffer(body)) headers["content-length"] = String(Buffer.byteLength(body));
+  // A streamed upload of known length goes out with that length, not re-chunked.
+  else if (body !== undefined && request.headers["content-length"] !== undefined) headers["content-length"] = request.headers["content-length"];
   let response: Awaited<ReturnType<Engine["call"]>>;
   try {
     response = await engine.call(request.method as Dispatcher.HttpMethod, options.path, {
