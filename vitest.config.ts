@@ -23,6 +23,8 @@ export default defineConfig({
         test: {
           name: "unit",
           setupFiles: ["./test/setup.ts"],
+          // Some plugin tests talk to a real etcd or ZooKeeper started by the test kit.
+          testTimeout: 30_000,
           include: ["core/src/**/*.test.ts", "plugins/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "test/unit/**/*.test.ts"],
           exclude: ["core/src/testing/harness.test.ts", "**/node_modules/**"],
         },

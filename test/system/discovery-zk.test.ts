@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   startEngines,
@@ -120,7 +121,14 @@ describe("ZooKeeper discovery with real engines", () => {
       probe: async () => ((await early.logTail(50)).includes("Discovery error") ? true : undefined),
     });
     await store.start();
-    await waitForNodes(manager, [e1.host, e2.host], "after ZooKeeper came up", 30_000);
+    try {
+      await waitForNodes(manager, [e1.host, e2.host], "after ZooKeeper came up", 30_000);
+    } catch (err) {
+      // Starting clients against a starting ZooKeeper is where handshakes went astray: show both sides.
+      const tails = await Promise.all([...joins.values()].map(async (p) => `${p.name}:\n${await p.logTail(10)}`));
+      const zk = (await readFile(store.logFile, "utf8")).split("\n").slice(-40).join("\n");
+      throw new Error(`${(err as Error).message}\n${tails.join("\n")}\nzookeeper log:\n${zk}`, { cause: err });
+    }
     expect(await dockerInfoNodes(manager)).toBe(2);
   });
 });

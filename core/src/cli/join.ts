@@ -4,7 +4,9 @@ import { checkAdvertise, durationOption } from "../config/settings.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import type { Discovery } from "../extension-points/discovery.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { createDiscovery, loadPlugins, splitDiscoveryUrl } from "../host/manager.js";
+import { createDiscovery, splitDiscoveryUrl } from "../host/manager.js";
+import { BUILTIN_DISCOVERY_PLUGINS } from "../host/builtins.js";
+import { loadConfig } from "../config/load.js";
 import { PluginHost } from "../host/plugin-host.js";
 import { formatGoDuration } from "../util/duration.js";
 import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
@@ -64,7 +66,9 @@ export async function openDiscovery(
   options: { heartbeat: number; ttl: number; discoveryOptions: Readonly<Record<string, string>> },
 ): Promise<OpenedDiscovery> {
   const host = new PluginHost(logger);
-  await loadPlugins(host, { builtins: true, plugins: [], baseDir: process.cwd() });
+  // The config file may name third-party discovery plugins; filters and strategies are not needed here.
+  const { config, baseDir } = await loadConfig();
+  await host.load([...(config.builtins === false ? [] : BUILTIN_DISCOVERY_PLUGINS), ...(config.plugins ?? [])], baseDir);
   const discovery = await createDiscovery(host, url, options);
   await host.start(`discovery/${splitDiscoveryUrl(url).scheme}`, discovery);
   return { discovery, host };

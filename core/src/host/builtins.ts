@@ -21,6 +21,9 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "@swarm/strategy-random",
 ];
 
+/** The discovery backends alone: what `swarm join` and `swarm list` need. */
+export const BUILTIN_DISCOVERY_PLUGINS: readonly string[] = BUILTIN_PLUGINS.filter((p) => p.startsWith("@swarm/discovery-"));
+
 export const DEFAULT_FILTERS: readonly string[] = [
   "health",
   "port",

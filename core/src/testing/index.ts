@@ -1,4 +1,4 @@
-export { freePort, freePorts, registerCleanup, spawnManaged, waitFor } from "./processes.js";
+export { freePort, freePorts, makeTempDir, registerCleanup, spawnManaged, waitFor } from "./processes.js";
 export type { Cleanup, ExitInfo, ManagedProcess, SpawnManagedOptions, WaitForOptions } from "./processes.js";
 export type { ReaperEntry } from "./reaper.js";
 export { startEngines } from "./engines.js";

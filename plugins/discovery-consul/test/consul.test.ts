@@ -63,7 +63,8 @@ describe("consul:// URLs", () => {
   });
 });
 
-describe("consul discovery against consul-fake", () => {
+// Real servers restart within these tests: give them more than the unit project's default 5 s.
+describe("consul discovery against consul-fake", { timeout: 30_000 }, () => {
   let fake: ConsulFake;
   const opened: Discovery[] = [];
   const open = async (path: string, ttl?: number): Promise<Discovery> => {

@@ -80,7 +80,8 @@ describe("etcd:// URLs", () => {
   });
 });
 
-describe.skipIf(!existsSync("/usr/bin/etcd"))("etcd discovery against a real etcd", () => {
+// Real servers restart within these tests: give them more than the unit project's default 5 s.
+describe.skipIf(!existsSync("/usr/bin/etcd"))("etcd discovery against a real etcd", { timeout: 30_000 }, () => {
   let store: TestEtcd;
   const opened: Discovery[] = [];
   const open = async (path: string, ttl?: number): Promise<Discovery> => {

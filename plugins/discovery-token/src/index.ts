@@ -76,22 +76,41 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** The caller's signal plus a per-request budget, so a silent service cannot stall a heartbeat. */
-function withBudget(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+/**
+ * The caller's signal plus a per-request budget, so a silent service cannot stall a heartbeat. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
+ * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
+ * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
+ * work is over.
+ */
+function withBudget(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(parent?.reason);
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
+  if (parent?.aborted) controller.abort(parent.reason);
+  else parent?.addEventListener("abort", onParent, { once: true });
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener("abort", onParent);
+    },
+  };
 }
 
 /** `GET <base>/clusters/<token>`: the engines registered in the cluster right now. */
 export async function fetchEntries(endpoint: TokenEndpoint, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ entries: string[]; invalid: string[] }> {
   const url = `${endpoint.baseUrl}/clusters/${encodeURIComponent(endpoint.token)}`;
+  const budget = withBudget(options.signal, options.timeoutMs ?? 10_000);
   let response;
+  let text: string;
   try {
-    response = await request(url, { method: "GET", signal: withBudget(options.signal, options.timeoutMs ?? 10_000) });
+    response = await request(url, { method: "GET", signal: budget.signal });
+    text = await response.body.text();
   } catch (err) {
     throw new Error(`Failed to fetch entries from ${url}: ${describe(err)}`, { cause: err });
+  } finally {
+    budget.done();
   }
-  const text = await response.body.text();
   if (response.statusCode !== 200) {
     throw new Error(`Failed to fetch entries, Discovery service returned ${response.statusCode} HTTP status code`);
   }
@@ -114,18 +133,22 @@ export async function registerEntry(
   options: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<void> {
   const url = `${endpoint.baseUrl}/clusters/${encodeURIComponent(endpoint.token)}?ttl=${Math.floor(ttlMs / 1000)}`;
+  const budget = withBudget(options.signal, options.timeoutMs ?? 10_000);
   let response;
+  let text: string;
   try {
     response = await request(url, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: addr,
-      signal: withBudget(options.signal, options.timeoutMs ?? 10_000),
+      signal: budget.signal,
     });
+    text = await response.body.text();
   } catch (err) {
     throw new Error(`Failed to register ${addr} at ${url}: ${describe(err)}`, { cause: err });
+  } finally {
+    budget.done();
   }
-  const text = await response.body.text();
   // Classic Swarm ignored the answer; a refusal is worth telling the operator.
   if (response.statusCode < 200 || response.statusCode >= 300) {
     throw new Error(`Failed to register ${addr}, Discovery service returned ${response.statusCode} HTTP status code${text.trim() ? `: ${text.trim()}` : ""}`);
@@ -135,13 +158,17 @@ export async function registerEntry(
 /** `POST <base>/clusters` (empty body): a new cluster's token, as `swarm create` prints it. */
 export async function createCluster(baseUrl: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
   const url = `${trimSlash(baseUrl)}/clusters`;
+  const budget = withBudget(options.signal, options.timeoutMs ?? 30_000);
   let response;
+  let text: string;
   try {
-    response = await request(url, { method: "POST", signal: withBudget(options.signal, options.timeoutMs ?? 30_000) });
+    response = await request(url, { method: "POST", signal: budget.signal });
+    text = await response.body.text();
   } catch (err) {
     throw new Error(`Failed to create a cluster at ${url}: ${describe(err)}`, { cause: err });
+  } finally {
+    budget.done();
   }
-  const text = await response.body.text();
   if (response.statusCode < 200 || response.statusCode >= 300) {
     throw new Error(`Failed to create a cluster, Discovery service returned ${response.statusCode} HTTP status code`);
   }

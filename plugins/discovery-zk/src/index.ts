@@ -84,6 +84,14 @@ function call<T>(what: string, signal: AbortSignal, start: (done: (err: Error | 
   });
 }
 
+/** How long one connection attempt may take to become a session (TCP connect plus handshake). */
+const HANDSHAKE_TIMEOUT_MS = 3_000;
+
+/** The one piece of node-zookeeper-client's internals the handshake watchdog needs. */
+interface ClientInternals {
+  readonly connectionManager?: { readonly socket?: { readonly readyState?: string; destroy(): void } };
+}
+
 /**
  * One client and its session. node-zookeeper-client only reports `expired` once it reaches a server
  * again (issue #20): while the servers are unreachable it just says `disconnected`. After a whole
@@ -95,6 +103,8 @@ class ZkSession {
   private connected = false;
   private hadSession = false;
   private lostTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private attempt: { readonly socket: object; readonly since: number } | undefined;
   private readonly waiters = new Set<() => void>();
   /** Bumped on every state change, so a waiter can tell whether anything happened since it looked. */
   version = 0;
@@ -112,12 +122,39 @@ class ZkSession {
     this.client = client;
     this.connected = false;
     this.hadSession = false;
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => this.checkHandshake(client), 500);
+    this.watchdog.unref();
     client.connect();
     return client;
   }
 
+  /**
+   * node-zookeeper-client stops timing an attempt once TCP connects; a server that accepted the
+   * connection while starting up but never reads the handshake (seen with ZooKeeper 3.8 restarts:
+   * the request sits unread in the socket) would then hold the client forever. Such a socket is
+   * destroyed here, which makes the library try again (with its session, if it had one).
+   */
+  private checkHandshake(client: Client): void {
+    if (client !== this.client || this.connected) {
+      this.attempt = undefined;
+      return;
+    }
+    const socket = (client as unknown as ClientInternals).connectionManager?.socket;
+    if (socket === undefined || typeof socket.destroy !== "function" || socket.readyState === "closed") return;
+    if (this.attempt?.socket !== socket) {
+      this.attempt = { socket, since: Date.now() };
+      return;
+    }
+    if (Date.now() - this.attempt.since < HANDSHAKE_TIMEOUT_MS) return;
+    this.logger.debug(`ZooKeeper at ${this.connectionString} did not complete the handshake within ${HANDSHAKE_TIMEOUT_MS} ms; reconnecting`);
+    this.attempt = undefined;
+    socket.destroy();
+  }
+
   private onState(client: Client, state: State): void {
     if (client !== this.client) return;
+    this.logger.debug(`ZooKeeper connection to ${this.connectionString}: ${state.name}`);
     const { State: States } = this.zk;
     if (state.code === States.SYNC_CONNECTED.code || state.code === States.CONNECTED_READ_ONLY.code) {
       clearTimeout(this.lostTimer);
@@ -141,6 +178,8 @@ class ZkSession {
   private abandon(client: Client, why: string): void {
     if (client !== this.client) return;
     this.logger.warn(`ZooKeeper session at ${this.connectionString} lost: ${why}; starting a new one`);
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     clearTimeout(this.lostTimer);
     this.lostTimer = undefined;
     this.client = undefined;
@@ -183,6 +222,8 @@ class ZkSession {
   }
 
   close(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     clearTimeout(this.lostTimer);
     this.lostTimer = undefined;
     const client = this.client;
@@ -192,6 +233,27 @@ class ZkSession {
     client?.close();
     this.notify();
   }
+}
+
+/**
+ * The caller's signal plus a deadline. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
+ * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
+ * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
+ * work is over.
+ */
+function withDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const onParent = (): void => controller.abort(parent.reason);
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
+  if (parent.aborted) controller.abort(parent.reason);
+  else parent.addEventListener("abort", onParent, { once: true });
+  return {
+    signal: controller.signal,
+    done: () => {
+      clearTimeout(timer);
+      parent.removeEventListener("abort", onParent);
+    },
+  };
 }
 
 const CALL_TIMEOUT_MS = 5_000;
@@ -271,9 +333,12 @@ export default defineDiscovery({
         let recovering = false;
         let retry = FIRST_RETRY_MS;
         while (!signal.aborted) {
+          const connecting = withDeadline(signal, connectBudget);
+          const calls = withDeadline(signal, CALL_TIMEOUT_MS);
           try {
-            const client = await session.ready(AbortSignal.any([signal, AbortSignal.timeout(connectBudget)]));
-            const budget = AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)]);
+            const client = await session.ready(connecting.signal);
+            connecting.done();
+            const budget = calls.signal;
             await mkdirp(client, budget);
             const stateSeen = session.version;
             let fired = false;
@@ -285,7 +350,9 @@ export default defineDiscovery({
               fired = true;
               wakeWatch?.();
             });
+            calls.done();
             const { entries, invalid } = entriesOf(values);
+            ctx.logger.debug(`Listed ${layout.dir} in ${where}`, { entries });
             if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir} in ${where}: ${invalid.join("; ")}`) };
             if (recovering || last === undefined || !sameList(last, entries)) {
               recovering = false;
@@ -302,6 +369,9 @@ export default defineDiscovery({
             yield { error: err instanceof Error ? err : new Error(String(err)) };
             await sleep(retry, undefined, { signal }).catch(() => undefined);
             retry = Math.min(retry * 2, retryCap);
+          } finally {
+            connecting.done();
+            calls.done();
           }
         }
       },

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zookeeper from "node-zookeeper-client";
 import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
@@ -81,7 +82,8 @@ describe("zk:// URLs", () => {
   });
 });
 
-describe.skipIf(!existsSync("/usr/share/java/zookeeper.jar"))("zk discovery against a real ZooKeeper", () => {
+// Real servers restart within these tests: give them more than the unit project's default 5 s.
+describe.skipIf(!existsSync("/usr/share/java/zookeeper.jar"))("zk discovery against a real ZooKeeper", { timeout: 30_000 }, () => {
   let store: TestZookeeper;
   const opened: Discovery[] = [];
   const open = async (path: string, ttl?: number): Promise<Discovery> => {
@@ -147,5 +149,48 @@ describe.skipIf(!existsSync("/usr/share/java/zookeeper.jar"))("zk discovery agai
     });
     await manager.until(["10.0.0.4:2375"], "after the restart");
     await manager.stop();
+  });
+
+  it("gives up on a server that accepts the connection but never answers the handshake", async () => {
+    // A ZooKeeper that is still starting can leave an accepted connection unread: the first
+    // connection here is held silently, later ones are passed through to the real server.
+    let connections = 0;
+    const held: net.Socket[] = [];
+    const proxy = net.createServer((socket) => {
+      connections += 1;
+      if (connections === 1) {
+        held.push(socket);
+        return;
+      }
+      const [host, port] = store.endpoint.split(":");
+      const upstream = net.connect({ host, port: Number(port) });
+      socket.pipe(upstream).pipe(socket);
+      const close = (): void => {
+        socket.destroy();
+        upstream.destroy();
+      };
+      socket.on("error", close).on("close", close);
+      upstream.on("error", close).on("close", close);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const endpoint = `127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+    try {
+      const join = await open(`${endpoint}/t4`);
+      const started = Date.now();
+      await waitFor({
+        what: "join never registered through the proxy",
+        timeoutMs: 15_000,
+        probe: async () => {
+          await join.register("10.0.0.9:2375", AbortSignal.timeout(2_000));
+          return true;
+        },
+      });
+      expect(connections).toBeGreaterThanOrEqual(2);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await join.stop?.();
+    } finally {
+      for (const socket of held) socket.destroy();
+      proxy.close();
+    }
   });
 });
