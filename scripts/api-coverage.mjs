@@ -3,6 +3,8 @@
 // exercise them. Served = a fastify route in core/src/api/*.ts matches the endpoint; tested = a
 // file in test/system/ names the path or runs a CLI command that calls it.
 // Usage: node scripts/api-coverage.mjs [--json]
+// The API description is read from $DOCKER_API_SPEC, ../shared/docker-api/engine-api-v1.41.yaml, or
+// Debian's golang-github-docker-docker-dev package.
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,7 +13,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SPEC_CANDIDATES = [
   process.env.DOCKER_API_SPEC,
   path.join(root, "..", "shared", "docker-api", "engine-api-v1.41.yaml"),
-  "/work/shared/docker-api/engine-api-v1.41.yaml",
+  // Debian's golang-github-docker-docker-dev ships the same v1.41 description.
+  "/usr/share/gocode/src/github.com/docker/docker/api/swagger.yaml",
 ].filter(Boolean);
 const specFile = SPEC_CANDIDATES.find((candidate) => existsSync(candidate));
 if (!specFile) {
