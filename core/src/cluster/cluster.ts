@@ -383,7 +383,7 @@ export class Cluster implements ClusterBackend {
       for (const network of engine.networks.values()) {
         if (
           network.Id === bare ||
-          (bare.length >= 12 && network.Id.startsWith(bare) && bare.length === 12) ||
+          (bare.length === 12 && network.Id.startsWith(bare)) ||
           network.Name === bare ||
           `${engine.name}/${network.Name}` === bare ||
           `${engine.id}/${network.Name}` === bare
