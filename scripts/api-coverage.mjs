@@ -61,6 +61,11 @@ function registeredRoutes() {
     for (const m of text.matchAll(/\bapp\.(get|post|put|delete|head|patch)\s*(?:<.*?>)?\s*\(\s*"(\/[^"]*)"/g)) {
       routes.push({ methods: [m[1].toUpperCase()], url: m[2], file });
     }
+    // Hijacked endpoints registered on the upgrade handler: `registerHijackRoute(app, { method, pattern: /^\/(session)$/ })`.
+    for (const m of text.matchAll(/registerHijackRoute\(\s*app,\s*\{\s*method:\s*"([A-Z]+)",\s*pattern:\s*\/\^(.*?)\$\//g)) {
+      const url = m[2].replaceAll("\\/", "/").replace(/\(([^)]*)\)/g, (_all, inner) => (/^[a-z]+$/.test(inner) ? inner : ":ref"));
+      routes.push({ methods: [m[1]], url, file });
+    }
     for (const m of text.matchAll(/\bapp\.route\(\s*\{([\s\S]*?)\}\s*\)/g)) {
       const url = /url:\s*"(\/[^"]*)"/.exec(m[1]);
       const method = /method:\s*(\[[^\]]*\]|"[A-Z]+")/.exec(m[1]);
@@ -171,10 +176,7 @@ const CLI = {
 };
 
 /** Why an endpoint is left out, printed with it. */
-const NOT_SERVED_WHY = {
-  "POST /session":
-    "BuildKit's session hijack; the manager does not announce BuildKit, so the docker CLI builds with the classic builder through POST /build",
-};
+const NOT_SERVED_WHY = {};
 
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -192,7 +194,8 @@ function usageRegex(usage) {
 /** A raw HTTP request in a test: the path with each `{param}` filled by anything. */
 function pathRegex(endpointPath) {
   const parts = endpointPath.split(/\{[^}]+\}/).map(escape);
-  return new RegExp(`${parts.join("[^\"'\\s]+")}(?:[?"'\`]|$)`);
+  // Ends at a quote, a query, or the space before `HTTP/1.1` in a raw request line.
+  return new RegExp(`${parts.join("[^\"'\\s]+")}(?:[?"'\`]| HTTP\\/1|$)`);
 }
 
 /** A call straight to an engine (`docker(engine, …)`) does not exercise the manager. */
@@ -214,7 +217,7 @@ function testsFor(endpoint, files) {
   for (const file of files) {
     const used = file.lines.some((line) => {
       if (DIRECT_TO_ENGINE.test(line)) return false;
-      return usages.some((u) => u.test(line)) || (raw.test(line) && /url|request|fetch|hijack\(|\$\{manager/.test(line));
+      return usages.some((u) => u.test(line)) || (raw.test(line) && /url|request|fetch|hijack\(|\$\{manager|HTTP\/1\.1/.test(line));
     });
     if (used) hits.push(file.name);
   }

@@ -1,6 +1,7 @@
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../engines/engine.js";
+import type { BuildSessions } from "./sessions.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
 import { queryInt, type ApiContext } from "./context.js";
@@ -10,8 +11,8 @@ import { forwardableHeaders, rawQuery, versionPrefixOf } from "./proxy.js";
 /** Build args that are scheduling expressions, as `docker run -e` entries are (§3.1). */
 const SWARM_ARG = /^(constraint|affinity|whitelist|reschedule):/;
 
-export function buildRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.post("/build", async (request, reply) => build(ctx, request, reply));
+export function buildRoutes(app: FastifyInstance, ctx: ApiContext, sessions: BuildSessions): void {
+  app.post("/build", async (request, reply) => build(ctx, sessions, request, reply));
 
   app.post("/build/prune", async (request) => {
     const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
@@ -77,10 +78,12 @@ function placeBuild(ctx: ApiContext, expressions: string[], params: URLSearchPar
  * progress passed through as it comes (the docker CLI's `-q` and `--iidfile` read it). The node's
  * image mirror is refreshed before the stream ends, so a `docker run` right after finds the image.
  */
-async function build(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function build(ctx: ApiContext, sessions: BuildSessions, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
   const placement = splitBuildArgs(params.get("buildargs"));
   const engine = placeBuild(ctx, placement.expressions, params);
+  const session = params.get("session");
+  if (session) sessions.assign(session, engine);
   if (placement.buildargs !== undefined) params.set("buildargs", placement.buildargs);
   ctx.logger.debug("Building on", { NodeName: engine.name, NodeID: engine.id });
 

@@ -5,6 +5,7 @@ import { VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { containerOpsRoutes } from "./container-ops.js";
 import { containerRoutes } from "./containers.js";
+import { BuildSessions, sessionRoutes } from "./sessions.js";
 import { execRoutes } from "./exec.js";
 import { hijackRoutes } from "./hijack.js";
 import { imageRoutes } from "./images.js";
@@ -112,7 +113,9 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   // Attach and exec start arrive as Upgrade requests on app.server, never through fastify.
   hijackRoutes(app, ctx);
   imageRoutes(app, ctx);
-  buildRoutes(app, ctx);
+  const sessions = new BuildSessions();
+  buildRoutes(app, ctx, sessions);
+  sessionRoutes(app, sessions);
   networkRoutes(app, ctx);
   volumeRoutes(app, ctx);
   pluginRoutes(app, ctx);
