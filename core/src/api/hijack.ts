@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../engines/engine.js";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { HOP_BY_HOP } from "./proxy.js";
 import { parseHostPort } from "../util/address.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
@@ -30,18 +31,6 @@ const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
 /** The request body of a hijack is a small JSON document (exec start); anything bigger is abuse. */
 const MAX_BODY = 1024 * 1024;
 const ENGINE_KEEPALIVE_MS = 30_000;
-/** Headers that describe one hop, never forwarded to the engine (it gets its own). */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "te",
-  "trailer",
-  "upgrade",
-  "host",
-  "content-length",
-]);
 
 const routesByApp = new WeakMap<FastifyInstance, HijackRoute[]>();
 

@@ -7,7 +7,7 @@ import type { Engine } from "../engines/engine.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 
 /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
