@@ -36,4 +36,4 @@ export { weighResources, formatBytes, ResourceReasons } from "./scheduler/resour
 export type { ResourceWeight } from "./scheduler/resources.js";
 export { DEFAULT_KV_PATH, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, readKvTls } from "./discovery/kv.js";
 export type { KvDiscoveryUrl, KvDiscoveryUrlOptions, KvTls } from "./discovery/kv.js";
-export { withDeadline } from "./discovery/deadline.js";
+export { untilAborted, withDeadline } from "./discovery/deadline.js";

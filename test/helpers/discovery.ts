@@ -5,7 +5,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
-import { docker, registerCleanup, spawnManaged, waitFor, type ManagedProcess, type TestManager } from "@swarm/core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  docker,
+  registerCleanup,
+  spawnManaged,
+  startEngines,
+  startTestManager,
+  waitFor,
+  type ManagedProcess,
+  type TestEngine,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
 
 /**
  * What the discovery system tests share: `swarm join` and `swarm list` run from the built CLI, and
@@ -217,4 +229,167 @@ export async function restartStoreSeenByManager(manager: TestManager, store: { s
     probe: async () => ((await countInLog(manager.process, "Discovery error")) > before ? true : undefined),
   });
   await store.start();
+}
+
+/** A store the discovery tests take down and bring back: etcd, ZooKeeper, consul-fake, the token service. */
+export interface DiscoveryStore {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** The URLs one cluster is reached by; a backend with two URL forms spreads them over the roles. */
+export interface ClusterUrls {
+  /** What `swarm join` is given for the first and for the second engine. */
+  readonly joins: readonly [string, string];
+  readonly manage: string;
+  /** Every form `swarm list` must find the cluster by; the first is also the one polled while joining. */
+  readonly list: readonly [string, ...string[]];
+}
+
+/** One URL for every role, as the key/value stores have. */
+export function sameUrl(url: string): ClusterUrls {
+  return { joins: [url, url], manage: url, list: [url] };
+}
+
+export interface StoreDiscoverySuite<Store extends DiscoveryStore> {
+  readonly title: string;
+  /** The store as the test names say it: `etcd`, `the Consul agent`, … */
+  readonly storeName: string;
+  /** Prefix of the temp dir that keeps the joins' logs. */
+  readonly logPrefix: string;
+  startStore(logs: string): Promise<Store>;
+  /**
+   * The URLs of a cluster: `e2e` for the scenarios run with the store up, `late` for the one in
+   * which the manager and the joins start before the store.
+   */
+  urls(store: Store, cluster: "e2e" | "late"): ClusterUrls;
+  /** Environment for every CLI process (join, list, manage). */
+  env?(store: Store): NodeJS.ProcessEnv;
+  /** Registers the backend's own tests, which run before the shared scenarios. */
+  firstTests?(store: () => Store): void;
+  /** Test names that say more than the shared ones. */
+  readonly titles?: { readonly list?: string; readonly restart?: string };
+  /** What the store logged, shown when the cluster does not converge after the store came up. */
+  storeLogTail?(store: Store): Promise<string>;
+}
+
+/**
+ * The end-to-end scenarios every discovery backend with a store must pass, with two real engines
+ * and `swarm join`/`manage`/`list` from the built CLI. They run in order and build on each other:
+ * the manager and the joins of one scenario are the starting point of the next.
+ */
+export function describeStoreDiscovery<Store extends DiscoveryStore>(suite: StoreDiscoverySuite<Store>): void {
+  describe(suite.title, () => {
+    let cluster: TestEngines;
+    let store: Store;
+    let env: NodeJS.ProcessEnv = {};
+    let logs: string;
+    let manager: TestManager | undefined;
+    const joins = new Map<string, ManagedProcess>();
+    let e1: TestEngine;
+    let e2: TestEngine;
+
+    const join = async (engine: TestEngine, url: string): Promise<void> => {
+      await joins.get(engine.host)?.stop();
+      joins.set(engine.host, await startJoin(url, engine.host, logs, env));
+    };
+
+    beforeAll(async () => {
+      logs = logDir(suite.logPrefix);
+      [cluster, store] = await Promise.all([startEngines(2), suite.startStore(logs)]);
+      [e1, e2] = cluster.engines as [TestEngine, TestEngine];
+      env = suite.env?.(store) ?? {};
+    });
+
+    afterAll(async () => {
+      await Promise.all([...joins.values()].map((p) => p.stop()));
+      await manager?.stop();
+      await store?.dispose();
+      await cluster?.stopAll();
+    });
+
+    suite.firstTests?.(() => store);
+
+    it("finds an engine that joined before the manager started, and one that joins later", async () => {
+      const { joins: [first, second], manage, list: [listed] } = suite.urls(store, "e2e");
+      await join(e1, first);
+      await waitFor({
+        what: "swarm list did not show the first join",
+        timeoutMs: 15_000,
+        probe: async () => ((await swarmList(listed, env)).includes(e1.host) ? true : undefined),
+      });
+      manager = await startTestManager({ discovery: manage, args: [...MANAGER_ARGS], env });
+      await waitForNodes(manager, [e1.host], "engine joined before the manager");
+      await join(e2, second);
+      await waitForNodes(manager, [e1.host, e2.host], "engine joined after the manager");
+      expect(await dockerInfoNodes(manager)).toBe(2);
+    });
+
+    it(suite.titles?.list ?? "lists both joined addresses with swarm list", async () => {
+      for (const url of suite.urls(store, "e2e").list) {
+        expect((await swarmList(url, env)).sort()).toEqual([e1.host, e2.host].sort());
+      }
+    });
+
+    it("drops a killed join's engine once its TTL expires, with engine_disconnect, and takes it back when it joins again", async () => {
+      const events = await recordEvents(manager!);
+      try {
+        const killedAt = Date.now();
+        await joins.get(e2.host)!.kill();
+        await waitForNodes(manager!, [e1.host], "after killing the second join");
+        // The registration was refreshed at most one heartbeat before the kill.
+        expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS - 1_000 - 200);
+        await events.waitFor("engine_disconnect", e2);
+        expect(await dockerInfoNodes(manager!)).toBe(1);
+        await join(e2, suite.urls(store, "e2e").joins[1]);
+        await waitForNodes(manager!, [e1.host, e2.host], "after joining again");
+        await events.waitFor("engine_connect", e2);
+      } finally {
+        events.stop();
+      }
+    });
+
+    it(suite.titles?.restart ?? `loses no engine for longer than the TTL while ${suite.storeName} restarts`, async () => {
+      const { longestMs, samples } = await longestOutage(
+        manager!,
+        [e1.host, e2.host],
+        () => restartStoreSeenByManager(manager!, store),
+        TTL_MS + 2_000,
+      );
+      expect(samples).toBeGreaterThan(10);
+      console.info(`longest outage seen by the manager: ${longestMs} ms`);
+      expect(longestMs).toBeLessThanOrEqual(TTL_MS);
+      await waitForNodes(manager!, [e1.host, e2.host], "after the restart");
+    });
+
+    it(`converges when the manager and the joins start before ${suite.storeName}`, async () => {
+      await Promise.all([...joins.values()].map((p) => p.stop()));
+      joins.clear();
+      await manager?.stop();
+      manager = undefined;
+      await store.stop();
+
+      const late = suite.urls(store, "late");
+      await join(e1, late.joins[0]);
+      await join(e2, late.joins[1]);
+      manager = await startTestManager({ discovery: late.manage, args: [...MANAGER_ARGS], env });
+      const early = manager;
+      await waitFor({
+        what: "the manager did not report the missing store",
+        timeoutMs: 15_000,
+        probe: async () => ((await early.logTail(50)).includes("Discovery error") ? true : undefined),
+      });
+      await store.start();
+      try {
+        await waitForNodes(manager, [e1.host, e2.host], `after ${suite.storeName} came up`, 30_000);
+      } catch (err) {
+        // Whether the joins, the manager or the store went astray is in their logs.
+        const tails = await Promise.all([...joins.values()].map(async (p) => `${p.name}:\n${await p.logTail(10)}`));
+        const storeLog = suite.storeLogTail ? `\n${suite.storeName} log:\n${await suite.storeLogTail(store)}` : "";
+        throw new Error(`${(err as Error).message}\n${tails.join("\n")}${storeLog}`, { cause: err });
+      }
+      expect(await dockerInfoNodes(manager)).toBe(2);
+    });
+  });
 }

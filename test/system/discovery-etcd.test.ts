@@ -1,126 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  startEngines,
-  startEtcd,
-  startTestManager,
-  waitFor,
-  type ManagedProcess,
-  type TestEngine,
-  type TestEngines,
-  type TestEtcd,
-  type TestManager,
-} from "@swarm/core/testing";
-import {
-  MANAGER_ARGS,
-  TTL_MS,
-  dockerInfoNodes,
-  logDir,
-  longestOutage,
-  recordEvents,
-  restartStoreSeenByManager,
-  startJoin,
-  swarmList,
-  waitForNodes,
-} from "../helpers/discovery.js";
+import { startEtcd } from "@swarm/core/testing";
+import { describeStoreDiscovery, sameUrl } from "../helpers/discovery.js";
 
-/** etcd:// end to end: real dockerd engines, a real etcd 3.4, `swarm join`/`manage`/`list` from the built CLI. */
-describe("etcd discovery with real engines", () => {
-  let cluster: TestEngines;
-  let store: TestEtcd;
-  let logs: string;
-  let manager: TestManager | undefined;
-  const joins = new Map<string, ManagedProcess>();
-  let e1: TestEngine;
-  let e2: TestEngine;
-  let url: string;
-
-  const join = async (engine: TestEngine, at = url): Promise<void> => {
-    await joins.get(engine.host)?.stop();
-    joins.set(engine.host, await startJoin(at, engine.host, logs));
-  };
-
-  beforeAll(async () => {
-    logs = logDir("swt-disc-etcd-");
-    [cluster, store] = await Promise.all([startEngines(2), startEtcd()]);
-    [e1, e2] = cluster.engines as [TestEngine, TestEngine];
-    url = `etcd://${store.endpoint}/e2e`;
-  });
-
-  afterAll(async () => {
-    await Promise.all([...joins.values()].map((p) => p.stop()));
-    await manager?.stop();
-    await store?.dispose();
-    await cluster?.stopAll();
-  });
-
-  it("finds an engine that joined before the manager started, and one that joins later", async () => {
-    await join(e1);
-    await waitFor({
-      what: "swarm list did not show the first join",
-      timeoutMs: 15_000,
-      probe: async () => ((await swarmList(url)).includes(e1.host) ? true : undefined),
-    });
-    manager = await startTestManager({ discovery: url, args: [...MANAGER_ARGS] });
-    await waitForNodes(manager, [e1.host], "engine joined before the manager");
-    await join(e2);
-    await waitForNodes(manager, [e1.host, e2.host], "engine joined after the manager");
-    expect(await dockerInfoNodes(manager)).toBe(2);
-  });
-
-  it("lists both joined addresses with swarm list", async () => {
-    expect((await swarmList(url)).sort()).toEqual([e1.host, e2.host].sort());
-  });
-
-  it("drops a killed join's engine once its TTL expires, with engine_disconnect, and takes it back when it joins again", async () => {
-    const events = await recordEvents(manager!);
-    try {
-      const killedAt = Date.now();
-      await joins.get(e2.host)!.kill();
-      await waitForNodes(manager!, [e1.host], "after killing the second join");
-      // The lease was refreshed at most one heartbeat before the kill.
-      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS - 1_000 - 200);
-      await events.waitFor("engine_disconnect", e2);
-      expect(await dockerInfoNodes(manager!)).toBe(1);
-      await join(e2);
-      await waitForNodes(manager!, [e1.host, e2.host], "after joining again");
-      await events.waitFor("engine_connect", e2);
-    } finally {
-      events.stop();
-    }
-  });
-
-  it("loses no engine for longer than the TTL while etcd restarts", async () => {
-    const { longestMs, samples } = await longestOutage(
-      manager!,
-      [e1.host, e2.host],
-      () => restartStoreSeenByManager(manager!, store),
-      TTL_MS + 2_000,
-    );
-    expect(samples).toBeGreaterThan(10);
-    console.info(`longest outage seen by the manager: ${longestMs} ms`);
-    expect(longestMs).toBeLessThanOrEqual(TTL_MS);
-    await waitForNodes(manager!, [e1.host, e2.host], "after the restart");
-  });
-
-  it("converges when the manager and the joins start before etcd", async () => {
-    await Promise.all([...joins.values()].map((p) => p.stop()));
-    joins.clear();
-    await manager?.stop();
-    manager = undefined;
-    await store.stop();
-
-    const late = `etcd://${store.endpoint}/late`;
-    await join(e1, late);
-    await join(e2, late);
-    manager = await startTestManager({ discovery: late, args: [...MANAGER_ARGS] });
-    const early = manager;
-    await waitFor({
-      what: "the manager did not report the missing store",
-      timeoutMs: 15_000,
-      probe: async () => ((await early.logTail(50)).includes("Discovery error") ? true : undefined),
-    });
-    await store.start();
-    await waitForNodes(manager, [e1.host, e2.host], "after etcd came up", 30_000);
-    expect(await dockerInfoNodes(manager)).toBe(2);
-  });
+/**
+ * etcd:// end to end: real dockerd engines, a real etcd 3.4, `swarm join`/`manage`/`list` from the built CLI.
+ * A killed join's key goes when its lease, refreshed every heartbeat, runs out.
+ */
+describeStoreDiscovery({
+  title: "etcd discovery with real engines",
+  storeName: "etcd",
+  logPrefix: "swt-disc-etcd-",
+  startStore: () => startEtcd(),
+  urls: (store, cluster) => sameUrl(`etcd://${store.endpoint}/${cluster}`),
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { withDeadline } from "./deadline.js";
+import { untilAborted, withDeadline } from "./deadline.js";
 
 describe("a signal with a deadline", () => {
   beforeEach(() => {
@@ -42,5 +42,27 @@ describe("a signal with a deadline", () => {
     parent.abort();
     expect(signal.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("a call bounded by a signal", () => {
+  it("settles as the call does while the signal is live", async () => {
+    const signal = new AbortController().signal;
+    await expect(untilAborted(Promise.resolve(42), signal, "asking")).resolves.toBe(42);
+    await expect(untilAborted(Promise.reject(new Error("refused")), signal, "asking")).rejects.toThrow("refused");
+    await expect(untilAborted(Promise.reject("plain"), signal, "asking")).rejects.toThrow("plain");
+  });
+
+  it("gives up on a call that does not answer once the signal aborts, naming the call and why", async () => {
+    const abort = new AbortController();
+    const pending = untilAborted(new Promise<never>(() => {}), abort.signal, "writing k at the store");
+    abort.abort("deadline");
+    await expect(pending).rejects.toThrow("writing k at the store: no answer in time (deadline)");
+  });
+
+  it("does not wait at all on a signal aborted already", async () => {
+    await expect(untilAborted(new Promise<never>(() => {}), AbortSignal.abort("stopping"), "listing")).rejects.toThrow(
+      "listing: aborted (stopping)",
+    );
   });
 });

@@ -19,3 +19,26 @@ export function withDeadline(parent: AbortSignal | undefined, ms: number): { sig
     },
   };
 }
+
+/**
+ * The promise's outcome, or a rejection as soon as the signal aborts: for store clients whose calls
+ * take no signal, so that a heartbeat or a watch is not held by a call that will never answer. The
+ * call itself is abandoned, not cancelled; what it settles to later is ignored.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error(`${what}: aborted (${String(signal.reason)})`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error(`${what}: no answer in time (${String(signal.reason)})`));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}

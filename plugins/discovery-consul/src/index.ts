@@ -1,10 +1,7 @@
 import { EventEmitter } from "node:events";
-import { readFileSync } from "node:fs";
 import { Agent as HttpsAgent } from "node:https";
-import { posix } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type ConsulClient from "consul";
-import { defineDiscovery, formatGoDuration, parseHostPort, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
+import { defineDiscovery, formatGoDuration, KvBackoff, parseHostPort, parseKvDiscoveryUrl, parseKvEntries, readKvTls, untilAborted, type Discovery, type DiscoveryUpdate, type KvDiscoveryUrl } from "@swarm/core";
 
 /**
  * Consul discovery. `swarm join` holds `<dir>/<ip:port>` = `<ip:port>` with a session (Behavior
@@ -14,75 +11,16 @@ import { defineDiscovery, formatGoDuration, parseHostPort, type Discovery, type 
 
 type Consul = InstanceType<typeof ConsulClient>;
 
-export const DEFAULT_KV_PATH = "docker/swarm/nodes";
 /** Classic Swarm's retry count for creating or renewing the session of a registration. */
 export const SESSION_ATTEMPTS = 5;
 /** Classic Swarm's blocking-query wait. */
 const WAIT = "15s";
 const WAIT_MS = 15_000;
 const CALL_TIMEOUT_MS = 5_000;
-const FIRST_RETRY_MS = 100;
 
-export interface KvLayout {
-  readonly endpoints: readonly string[];
-  /** `<prefix>/<kv.path>` without leading or trailing `/` (may be empty). */
-  readonly dir: string;
-}
-
-/** `consul://<host:port>[,<host:port>…][/<prefix>]` plus `kv.path` (default `docker/swarm/nodes`). */
-export function parseKvUrl(path: string, options: Readonly<Record<string, string>>): KvLayout {
-  const slash = path.indexOf("/");
-  const hosts = slash < 0 ? path : path.slice(0, slash);
-  const prefix = slash < 0 ? "" : path.slice(slash + 1);
-  const endpoints = hosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
-  if (endpoints.length === 0) throw new Error("consul:// needs at least one agent address: consul://<host:port>[,<host:port>]/<prefix>");
-  for (const endpoint of endpoints) {
-    try {
-      parseHostPort(endpoint);
-    } catch (err) {
-      throw new Error(`consul:// agent address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
-    }
-  }
-  const dir = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH).replace(/^\/+|\/+$/g, "");
-  return { endpoints, dir };
-}
-
-/** TLS needs all three of kv.cacertfile, kv.certfile and kv.keyfile, as in classic Swarm. */
-function readStoreTls(options: Readonly<Record<string, string>>, logger: Logger): { ca: Buffer; cert: Buffer; key: Buffer } | undefined {
-  const files = { ca: options["kv.cacertfile"], cert: options["kv.certfile"], key: options["kv.keyfile"] };
-  const given = Object.values(files).filter((f) => f !== undefined && f !== "").length;
-  if (given === 0) {
-    logger.debug("Initializing discovery without TLS");
-    return undefined;
-  }
-  if (given < 3) {
-    logger.warn("Initializing discovery without TLS: TLS to the store needs all of kv.cacertfile, kv.certfile and kv.keyfile");
-    return undefined;
-  }
-  const read = (option: string, file: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  logger.debug("Initializing discovery with TLS");
-  return { ca: read("kv.cacertfile", files.ca ?? ""), cert: read("kv.certfile", files.cert ?? ""), key: read("kv.keyfile", files.key ?? "") };
-}
-
-export function entriesOf(values: Iterable<string>): { entries: string[]; invalid: string[] } {
-  const entries: string[] = [];
-  const invalid: string[] = [];
-  for (const value of values) {
-    if (value === "") continue;
-    try {
-      parseHostPort(value);
-      entries.push(value);
-    } catch (err) {
-      invalid.push((err as Error).message);
-    }
-  }
-  return { entries: entries.sort(), invalid };
+/** `consul://<host:port>[,<host:port>…][/<prefix>]`; the node directory is a key prefix without a leading `/`. */
+export function parseKvUrl(path: string, options: Readonly<Record<string, string>>): KvDiscoveryUrl {
+  return parseKvDiscoveryUrl("consul", path, options, { member: "agent" });
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -134,24 +72,6 @@ function requestContext(signal: AbortSignal): { ctx: EventEmitter & { includeRes
   return { ctx, release: () => signal.removeEventListener("abort", cancel) };
 }
 
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error(`${what}: no answer in time`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error(`${what}: no answer in time`));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
 export default defineDiscovery({
   name: "consul",
   apiVersion: "^1",
@@ -159,7 +79,7 @@ export default defineDiscovery({
   schemes: ["consul"],
   async create(ctx): Promise<Discovery> {
     const layout = parseKvUrl(ctx.uri.path, ctx.discoveryOptions);
-    const tls = readStoreTls(ctx.discoveryOptions, ctx.logger);
+    const tls = readKvTls(ctx.discoveryOptions, ctx.logger);
     // Loaded here, not at module scope, so other schemes never load the Consul client.
     const { default: Consul } = await import("consul");
     const agent = tls ? new HttpsAgent({ ca: tls.ca, cert: tls.cert, key: tls.key, keepAlive: true }) : undefined;
@@ -183,7 +103,6 @@ export default defineDiscovery({
     };
     const where = (): string => `consul at ${layout.endpoints[current % layout.endpoints.length]}`;
     const sessionTtl = formatGoDuration(ctx.ttl / 2);
-    const retryCap = Math.max(FIRST_RETRY_MS, ctx.heartbeat);
     let session: string | undefined;
 
     /** Creates the process's session once and renews it; a session Consul forgot is replaced. */
@@ -239,7 +158,7 @@ export default defineDiscovery({
         // learns the store is back (and will log the next outage).
         let recovering = false;
         let index = 0;
-        let retry = FIRST_RETRY_MS;
+        const backoff = new KvBackoff(ctx.heartbeat);
         while (!signal.aborted) {
           const { ctx: requestCtx, release } = requestContext(signal);
           try {
@@ -258,22 +177,21 @@ export default defineDiscovery({
             // Consul's rules for blocking clients: restart from 0 if the index goes backwards, never use 0.
             index = !Number.isFinite(next) || next < index ? 0 : Math.max(1, next);
             const values = items.filter((item) => item.Key !== prefix).map((item) => item.Value ?? "");
-            const { entries, invalid } = entriesOf(values);
+            const { entries, invalid } = parseKvEntries(values);
             if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${prefix} at ${where()}: ${invalid.join("; ")}`) };
             if (recovering || last === undefined || !sameList(last, entries)) {
               recovering = false;
               last = entries;
               yield { entries };
             }
-            retry = FIRST_RETRY_MS;
+            backoff.reset();
           } catch (err) {
             if (signal.aborted) return;
             const at = where();
             if (statusOf(err) === undefined) failedOver();
             recovering = true;
             yield { error: new Error(`watching ${prefix} at ${at}: ${messageOf(err)}`, { cause: err }) };
-            await sleep(retry, undefined, { signal }).catch(() => undefined);
-            retry = Math.min(retry * 2, retryCap);
+            await backoff.wait(signal);
           } finally {
             release();
           }

@@ -1,48 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import type { Discovery } from "@swarm/core";
 import { waitFor } from "@swarm/core/testing";
 import { startConsulFake, type ConsulFake } from "../../../test/fakes/consul.js";
-import plugin, { entriesOf, parseKvUrl } from "../src/index.js";
+import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
+import plugin, { parseKvUrl } from "../src/index.js";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-function context(path: string, ttl = 1_000): DiscoveryContext<Record<string, never>> {
-  return {
-    name: "consul",
-    options: {},
-    logger: silent,
-    signal: new AbortController().signal,
-    clock: { now: () => Date.now() },
-    uri: { scheme: "consul", path, raw: `consul://${path}` },
-    heartbeat: 200,
-    ttl,
-    discoveryOptions: {},
-  };
-}
-
-function follow(discovery: Discovery) {
-  const abort = new AbortController();
-  const updates: DiscoveryUpdate[] = [];
-  const done = (async () => {
-    for await (const update of discovery.watch(abort.signal)) updates.push(update);
-  })();
-  const lastEntries = (): readonly string[] | undefined =>
-    updates.findLast((u): u is { entries: readonly string[] } => "entries" in u)?.entries;
-  return {
-    updates,
-    async until(expected: readonly string[], what: string): Promise<void> {
-      await waitFor({
-        what: `${what}: the watch did not announce ${JSON.stringify(expected)} (last: ${JSON.stringify(lastEntries())})`,
-        timeoutMs: 10_000,
-        probe: async () => (JSON.stringify(lastEntries()) === JSON.stringify(expected) ? true : undefined),
-      });
-    },
-    async stop(): Promise<void> {
-      abort.abort();
-      await done;
-    },
-  };
-}
+const context = (path: string, ttl = 1_000) => makeDiscoveryContext("consul", path, { ttl });
+const follow = (discovery: Discovery) => followWatch(discovery, 10_000);
 
 describe("consul:// URLs", () => {
   it.each([
@@ -57,27 +21,18 @@ describe("consul:// URLs", () => {
     expect(() => parseKvUrl("/x", {})).toThrow("consul:// needs at least one agent address");
     expect(() => parseKvUrl("consul/x", {})).toThrow("consul:// agent address consul: address consul: missing port in address");
   });
-
-  it("reports values that are not host:port", () => {
-    expect(entriesOf(["b:2", "nope", "a:1"])).toEqual({ entries: ["a:1", "b:2"], invalid: ["address nope: missing port in address"] });
-  });
 });
 
 // Real servers restart within these tests: give them more than the unit project's default 5 s.
 describe("consul discovery against consul-fake", { timeout: 30_000 }, () => {
   let fake: ConsulFake;
-  const opened: Discovery[] = [];
-  const open = async (path: string, ttl?: number): Promise<Discovery> => {
-    const discovery = await plugin.create(context(path, ttl));
-    opened.push(discovery);
-    return discovery;
-  };
+  const { open, stopAll } = openDiscoveries((path, ttl) => plugin.create(context(path, ttl)));
 
   beforeAll(async () => {
     fake = await startConsulFake({ sessionTtlMinMs: 100 });
   });
   afterAll(async () => {
-    for (const d of opened) await d.stop?.();
+    await stopAll();
     await fake?.dispose();
   });
 

@@ -1,8 +1,5 @@
-import { readFileSync } from "node:fs";
-import { posix } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Etcd3, IOptions, Lease, Watcher } from "etcd3";
-import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
+import { defineDiscovery, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, readKvTls, untilAborted, type Discovery, type DiscoveryUpdate, type KvDiscoveryUrl } from "@swarm/core";
 
 /**
  * etcd discovery over the v3 API. `swarm join` puts `<dir>/<ip:port>` = `<ip:port>` under a lease of
@@ -10,82 +7,9 @@ import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, t
  * then follow it with a prefix watch, announcing the full list on every change.
  */
 
-export const DEFAULT_KV_PATH = "docker/swarm/nodes";
-
-export interface KvLayout {
-  /** `host:port` of every store member named in the URL. */
-  readonly endpoints: readonly string[];
-  /** The node directory, `<prefix>/<kv.path>` without leading or trailing `/` (may be empty). */
-  readonly dir: string;
-}
-
-/** `etcd://<host:port>[,<host:port>…][/<prefix>]` plus `kv.path` (default `docker/swarm/nodes`). */
-export function parseKvUrl(path: string, options: Readonly<Record<string, string>>, scheme = "etcd"): KvLayout {
-  const slash = path.indexOf("/");
-  const hosts = slash < 0 ? path : path.slice(0, slash);
-  const prefix = slash < 0 ? "" : path.slice(slash + 1);
-  const endpoints = hosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
-  if (endpoints.length === 0) {
-    throw new Error(`${scheme}:// needs at least one store address: ${scheme}://<host:port>[,<host:port>]/<prefix>`);
-  }
-  for (const endpoint of endpoints) {
-    try {
-      parseHostPort(endpoint);
-    } catch (err) {
-      throw new Error(`${scheme}:// store address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
-    }
-  }
-  const joined = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH);
-  return { endpoints, dir: joined.replace(/^\/+|\/+$/g, "") };
-}
-
-export interface StoreTls {
-  readonly ca: Buffer;
-  readonly cert: Buffer;
-  readonly key: Buffer;
-}
-
-/** TLS needs all three of kv.cacertfile, kv.certfile and kv.keyfile, as in classic Swarm. */
-export function readStoreTls(options: Readonly<Record<string, string>>, logger: Logger): StoreTls | undefined {
-  const files = { ca: options["kv.cacertfile"], cert: options["kv.certfile"], key: options["kv.keyfile"] };
-  const given = Object.values(files).filter((f) => f !== undefined && f !== "").length;
-  if (given === 0) {
-    logger.debug("Initializing discovery without TLS");
-    return undefined;
-  }
-  if (given < 3) {
-    logger.warn("Initializing discovery without TLS: TLS to the store needs all of kv.cacertfile, kv.certfile and kv.keyfile");
-    return undefined;
-  }
-  const read = (option: string, file: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new Error(`--discovery-opt ${option}=${file}: ${(err as Error).message}`, { cause: err });
-    }
-  };
-  logger.debug("Initializing discovery with TLS");
-  return {
-    ca: read("kv.cacertfile", files.ca ?? ""),
-    cert: read("kv.certfile", files.cert ?? ""),
-    key: read("kv.keyfile", files.key ?? ""),
-  };
-}
-
-/** Values that are not `host:port` are reported, not announced. */
-export function entriesOf(values: Iterable<string>): { entries: string[]; invalid: string[] } {
-  const entries: string[] = [];
-  const invalid: string[] = [];
-  for (const value of values) {
-    if (value === "") continue;
-    try {
-      parseHostPort(value);
-      entries.push(value);
-    } catch (err) {
-      invalid.push((err as Error).message);
-    }
-  }
-  return { entries: entries.sort(), invalid };
+/** `etcd://<host:port>[,<host:port>…][/<prefix>]`; the node directory is a key prefix without a leading `/`. */
+export function parseKvUrl(path: string, options: Readonly<Record<string, string>>): KvDiscoveryUrl {
+  return parseKvDiscoveryUrl("etcd", path, options);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -95,25 +19,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function toError(err: unknown, context: string): Error {
   const message = err instanceof Error ? err.message : String(err);
   return new Error(`${context}: ${message}`, { cause: err });
-}
-
-/** Resolves with the promise, or rejects as soon as the signal aborts (the work itself is abandoned). */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error(`${what}: aborted (${String(signal.reason)})`));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new Error(`${what}: no answer in time (${String(signal.reason)})`));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
 }
 
 /** A one-consumer queue of watch notifications, so events that arrive mid-yield are not lost. */
@@ -146,7 +51,6 @@ class Notifications<T> {
 
 /** Per-call deadline for unary etcd calls, so a black-holed member cannot stall a watch or a heartbeat. */
 const CALL_TIMEOUT_MS = 5_000;
-const FIRST_RETRY_MS = 100;
 
 export default defineDiscovery({
   name: "etcd",
@@ -155,7 +59,7 @@ export default defineDiscovery({
   schemes: ["etcd"],
   async create(ctx): Promise<Discovery> {
     const layout = parseKvUrl(ctx.uri.path, ctx.discoveryOptions);
-    const tls = readStoreTls(ctx.discoveryOptions, ctx.logger);
+    const tls = readKvTls(ctx.discoveryOptions, ctx.logger);
     // Loaded here, not at module scope: `swarm manage nodes://…` should never pay for gRPC.
     const etcd = await import("etcd3");
     // etcd3's default per-host circuit breaker refuses every call for 5 s after three failures,
@@ -177,7 +81,6 @@ export default defineDiscovery({
     const keyOf = (addr: string): string => (layout.dir === "" ? addr : `${layout.dir}/${addr}`);
     const watchPrefix = layout.dir === "" ? "" : `${layout.dir}/`;
     const leaseTtl = Math.max(1, Math.ceil(ctx.ttl / 1000));
-    const retryCap = Math.max(FIRST_RETRY_MS, ctx.heartbeat);
     let lease: Lease | undefined;
 
     /** One lease per process, kept until etcd says it is gone; a fresh one is granted then. */
@@ -219,14 +122,14 @@ export default defineDiscovery({
         // After a store error the list is announced again even if unchanged: that is how the host
         // learns the store is back (and will log the next outage).
         let recovering = false;
-        let retry = FIRST_RETRY_MS;
+        const backoff = new KvBackoff(ctx.heartbeat);
         while (!signal.aborted) {
           let watcher: Watcher | undefined;
           try {
             const snapshot = await client.getAll().prefix(watchPrefix).exec();
             const values = new Map<string, string>(snapshot.kvs.map((kv) => [kv.key.toString(), kv.value.toString()]));
             const announce = function* (): Generator<DiscoveryUpdate> {
-              const { entries, invalid } = entriesOf(values.values());
+              const { entries, invalid } = parseKvEntries(values.values());
               if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir}/ at ${where}: ${invalid.join("; ")}`) };
               if (recovering || last === undefined || !sameList(last, entries)) {
                 recovering = false;
@@ -235,7 +138,7 @@ export default defineDiscovery({
               }
             };
             yield* announce();
-            retry = FIRST_RETRY_MS;
+            backoff.reset();
 
             const events = new Notifications<Error | "changed">();
             // Starting right after the snapshot's revision: nothing between the two is missed.
@@ -261,8 +164,7 @@ export default defineDiscovery({
             if (signal.aborted) return;
             recovering = true;
             yield { error: err instanceof Error && err.message.includes(where) ? err : toError(err, where) };
-            await sleep(retry, undefined, { signal }).catch(() => undefined);
-            retry = Math.min(retry * 2, retryCap);
+            await backoff.wait(signal);
           } finally {
             // Detaching from a dead stream resolves at once; from a live one it waits for etcd's ack.
             void watcher?.cancel().catch(() => undefined);

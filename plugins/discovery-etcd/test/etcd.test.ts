@@ -1,53 +1,14 @@
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Etcd3 } from "etcd3";
-import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
-import { startEtcd, waitFor, type TestEtcd } from "@swarm/core/testing";
-import plugin, { entriesOf, parseKvUrl } from "../src/index.js";
+import type { Discovery } from "@swarm/core";
+import { silentLogger, startEtcd, waitFor, type TestEtcd } from "@swarm/core/testing";
+import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
+import plugin, { parseKvUrl } from "../src/index.js";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-function context(path: string, options: Record<string, string> = {}, ttl = 2_000): DiscoveryContext<Record<string, never>> {
-  return {
-    name: "etcd",
-    options: {},
-    logger: silent,
-    signal: new AbortController().signal,
-    clock: { now: () => Date.now() },
-    uri: { scheme: "etcd", path, raw: `etcd://${path}` },
-    heartbeat: 200,
-    ttl,
-    discoveryOptions: options,
-  };
-}
-
-/** Collects a watch's updates in the background; tests wait on what they expect to see. */
-function follow(discovery: Discovery) {
-  const abort = new AbortController();
-  const updates: DiscoveryUpdate[] = [];
-  const done = (async () => {
-    for await (const update of discovery.watch(abort.signal)) updates.push(update);
-  })();
-  const lastEntries = (): readonly string[] | undefined => {
-    const found = updates.findLast((u): u is { entries: readonly string[] } => "entries" in u);
-    return found?.entries;
-  };
-  return {
-    updates,
-    lastEntries,
-    async until(expected: readonly string[], what: string): Promise<void> {
-      await waitFor({
-        what: `${what}: the watch did not announce ${JSON.stringify(expected)} (last: ${JSON.stringify(lastEntries())})`,
-        timeoutMs: 15_000,
-        probe: async () => (JSON.stringify(lastEntries()) === JSON.stringify(expected) ? true : undefined),
-      });
-    },
-    async stop(): Promise<void> {
-      abort.abort();
-      await done;
-    },
-  };
-}
+const context = (path: string, discoveryOptions: Record<string, string> = {}, ttl = 2_000) =>
+  makeDiscoveryContext("etcd", path, { ttl, discoveryOptions });
+const follow = (discovery: Discovery) => followWatch(discovery, 15_000);
 
 describe("etcd:// URLs", () => {
   it.each([
@@ -64,13 +25,9 @@ describe("etcd:// URLs", () => {
     expect(() => parseKvUrl("nohostport/prefix", {})).toThrow("store address nohostport: address nohostport: missing port in address");
   });
 
-  it("reports values that are not host:port", () => {
-    expect(entriesOf(["b:2", "", "junk", "a:1"])).toEqual({ entries: ["a:1", "b:2"], invalid: ["address junk: missing port in address"] });
-  });
-
   it("needs all three TLS files before it uses TLS", async () => {
     const warnings: string[] = [];
-    const logger = { ...silent, warn: (m: string) => warnings.push(m) };
+    const logger = { ...silentLogger, warn: (m: string) => warnings.push(m) };
     const discovery = await plugin.create({ ...context("127.0.0.1:1"), logger, discoveryOptions: { "kv.cacertfile": "/nonexistent" } });
     expect(warnings.join()).toContain("needs all of kv.cacertfile, kv.certfile and kv.keyfile");
     await discovery.stop?.();
@@ -83,18 +40,13 @@ describe("etcd:// URLs", () => {
 // Real servers restart within these tests: give them more than the unit project's default 5 s.
 describe.skipIf(!existsSync("/usr/bin/etcd"))("etcd discovery against a real etcd", { timeout: 30_000 }, () => {
   let store: TestEtcd;
-  const opened: Discovery[] = [];
-  const open = async (path: string, ttl?: number): Promise<Discovery> => {
-    const discovery = await plugin.create(context(path, {}, ttl));
-    opened.push(discovery);
-    return discovery;
-  };
+  const { open, stopAll } = openDiscoveries((path, ttl) => plugin.create(context(path, {}, ttl)));
 
   beforeAll(async () => {
     store = await startEtcd();
   });
   afterAll(async () => {
-    for (const d of opened) await d.stop?.();
+    await stopAll();
     await store?.dispose();
   });
 

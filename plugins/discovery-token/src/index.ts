@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { request } from "undici";
-import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate } from "@swarm/core";
+import { defineDiscovery, parseHostPort, withDeadline, type Discovery, type DiscoveryUpdate } from "@swarm/core";
 
 /**
  * Token discovery: a token service (classic Swarm's Docker Hub service, or the one this project
@@ -76,31 +76,10 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/**
- * The caller's signal plus a per-request budget, so a silent service cannot stall a heartbeat. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
- * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
- * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
- * work is over.
- */
-function withBudget(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  const onParent = (): void => controller.abort(parent?.reason);
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
-  if (parent?.aborted) controller.abort(parent.reason);
-  else parent?.addEventListener("abort", onParent, { once: true });
-  return {
-    signal: controller.signal,
-    done: () => {
-      clearTimeout(timer);
-      parent?.removeEventListener("abort", onParent);
-    },
-  };
-}
-
 /** `GET <base>/clusters/<token>`: the engines registered in the cluster right now. */
 export async function fetchEntries(endpoint: TokenEndpoint, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ entries: string[]; invalid: string[] }> {
   const url = `${endpoint.baseUrl}/clusters/${encodeURIComponent(endpoint.token)}`;
-  const budget = withBudget(options.signal, options.timeoutMs ?? 10_000);
+  const budget = withDeadline(options.signal, options.timeoutMs ?? 10_000);
   let response;
   let text: string;
   try {
@@ -133,7 +112,7 @@ export async function registerEntry(
   options: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<void> {
   const url = `${endpoint.baseUrl}/clusters/${encodeURIComponent(endpoint.token)}?ttl=${Math.floor(ttlMs / 1000)}`;
-  const budget = withBudget(options.signal, options.timeoutMs ?? 10_000);
+  const budget = withDeadline(options.signal, options.timeoutMs ?? 10_000);
   let response;
   let text: string;
   try {
@@ -158,7 +137,7 @@ export async function registerEntry(
 /** `POST <base>/clusters` (empty body): a new cluster's token, as `swarm create` prints it. */
 export async function createCluster(baseUrl: string, options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<string> {
   const url = `${trimSlash(baseUrl)}/clusters`;
-  const budget = withBudget(options.signal, options.timeoutMs ?? 30_000);
+  const budget = withDeadline(options.signal, options.timeoutMs ?? 30_000);
   let response;
   let text: string;
   try {

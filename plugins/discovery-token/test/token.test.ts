@@ -1,25 +1,12 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import type { Discovery, DiscoveryUpdate } from "@swarm/core";
 import { createTokenService } from "../../../core/src/token-service/server.js";
+import { makeDiscoveryContext } from "../../../test/helpers/discovery-plugin.js";
 import plugin, { DEFAULT_TOKEN_DISCOVERY_URL, createCluster, fetchEntries, parseTokenUrl } from "../src/index.js";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-function context(path: string, ttl = 3_500, heartbeat = 50): DiscoveryContext<Record<string, never>> {
-  return {
-    name: "token",
-    options: {},
-    logger: silent,
-    signal: new AbortController().signal,
-    clock: { now: () => Date.now() },
-    uri: { scheme: "token", path, raw: `token://${path}` },
-    heartbeat,
-    ttl,
-    discoveryOptions: {},
-  };
-}
+const context = (path: string, ttl = 3_500, heartbeat = 50) => makeDiscoveryContext("token", path, { ttl, heartbeat });
 
 describe("token:// URLs", () => {
   it.each([

@@ -1,8 +1,6 @@
-import { posix } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import type * as ZooKeeperModule from "node-zookeeper-client";
 import type { Client, Exception, Stat, State } from "node-zookeeper-client";
-import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
+import { defineDiscovery, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, withDeadline, type Discovery, type DiscoveryUpdate, type Logger } from "@swarm/core";
 
 /**
  * ZooKeeper discovery. `swarm join` keeps an EPHEMERAL node `<dir>/<ip:port>` (data `<ip:port>`)
@@ -12,8 +10,6 @@ import { defineDiscovery, parseHostPort, type Discovery, type DiscoveryUpdate, t
 
 type ZooKeeper = typeof ZooKeeperModule;
 
-export const DEFAULT_KV_PATH = "docker/swarm/nodes";
-
 export interface ZkLayout {
   /** `host:port` of every server named in the URL. */
   readonly endpoints: readonly string[];
@@ -21,39 +17,11 @@ export interface ZkLayout {
   readonly dir: string;
 }
 
-/** `zk://<host:port>[,<host:port>…][/<prefix>]` plus `kv.path` (default `docker/swarm/nodes`). */
+/** `zk://<host:port>[,<host:port>…][/<prefix>]`; znode paths are absolute, so the directory starts with `/`. */
 export function parseZkUrl(path: string, options: Readonly<Record<string, string>>): ZkLayout {
-  const slash = path.indexOf("/");
-  const hosts = slash < 0 ? path : path.slice(0, slash);
-  const prefix = slash < 0 ? "" : path.slice(slash + 1);
-  const endpoints = hosts.split(",").map((h) => h.trim()).filter((h) => h !== "");
-  if (endpoints.length === 0) throw new Error("zk:// needs at least one server address: zk://<host:port>[,<host:port>]/<prefix>");
-  for (const endpoint of endpoints) {
-    try {
-      parseHostPort(endpoint);
-    } catch (err) {
-      throw new Error(`zk:// server address ${endpoint}: ${(err as Error).message}; write it as host:port`, { cause: err });
-    }
-  }
-  const dir = posix.join("/", prefix, options["kv.path"] ?? DEFAULT_KV_PATH).replace(/\/+$/, "");
+  const { endpoints, dir } = parseKvDiscoveryUrl("zk", path, options, { member: "server" });
   if (dir === "") throw new Error("zk:// the node directory cannot be the root znode: give a prefix or --discovery-opt kv.path=<dir>");
-  return { endpoints, dir };
-}
-
-/** Values that are not `host:port` are reported, not announced. */
-export function entriesOf(values: Iterable<string>): { entries: string[]; invalid: string[] } {
-  const entries: string[] = [];
-  const invalid: string[] = [];
-  for (const value of values) {
-    if (value === "") continue;
-    try {
-      parseHostPort(value);
-      entries.push(value);
-    } catch (err) {
-      invalid.push((err as Error).message);
-    }
-  }
-  return { entries: entries.sort(), invalid };
+  return { endpoints, dir: `/${dir}` };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
@@ -235,29 +203,7 @@ class ZkSession {
   }
 }
 
-/**
- * The caller's signal plus a deadline. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
- * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
- * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
- * work is over.
- */
-function withDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  const onParent = (): void => controller.abort(parent.reason);
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
-  if (parent.aborted) controller.abort(parent.reason);
-  else parent.addEventListener("abort", onParent, { once: true });
-  return {
-    signal: controller.signal,
-    done: () => {
-      clearTimeout(timer);
-      parent.removeEventListener("abort", onParent);
-    },
-  };
-}
-
 const CALL_TIMEOUT_MS = 5_000;
-const FIRST_RETRY_MS = 100;
 
 export default defineDiscovery({
   name: "zk",
@@ -276,7 +222,6 @@ export default defineDiscovery({
     // server clamps it to its [2, 20] × tickTime bounds).
     const session = new ZkSession(zk, connectionString, ctx.ttl, ctx.logger);
     const where = `ZooKeeper at ${connectionString}`;
-    const retryCap = Math.max(FIRST_RETRY_MS, ctx.heartbeat);
     const connectBudget = Math.min(Math.max(ctx.heartbeat, 1_000), CALL_TIMEOUT_MS);
 
     const mkdirp = (client: Client, signal: AbortSignal): Promise<string> =>
@@ -331,7 +276,7 @@ export default defineDiscovery({
         // After a store error the list is announced again even if unchanged: that is how the host
         // learns the store is back (and will log the next outage).
         let recovering = false;
-        let retry = FIRST_RETRY_MS;
+        const backoff = new KvBackoff(ctx.heartbeat);
         while (!signal.aborted) {
           const connecting = withDeadline(signal, connectBudget);
           const calls = withDeadline(signal, CALL_TIMEOUT_MS);
@@ -351,7 +296,7 @@ export default defineDiscovery({
               wakeWatch?.();
             });
             calls.done();
-            const { entries, invalid } = entriesOf(values);
+            const { entries, invalid } = parseKvEntries(values);
             ctx.logger.debug(`Listed ${layout.dir} in ${where}`, { entries });
             if (invalid.length > 0) yield { error: new Error(`ignored invalid entries under ${layout.dir} in ${where}: ${invalid.join("; ")}`) };
             if (recovering || last === undefined || !sameList(last, entries)) {
@@ -359,7 +304,7 @@ export default defineDiscovery({
               last = entries;
               yield { entries };
             }
-            retry = FIRST_RETRY_MS;
+            backoff.reset();
             // Watches are one-shot and die with their session: wait for the watch, or for any
             // connection change, then list again with a fresh watch.
             if (!fired) await Promise.race([watchFired, session.changed(signal, stateSeen)]);
@@ -367,8 +312,7 @@ export default defineDiscovery({
             if (signal.aborted) return;
             recovering = true;
             yield { error: err instanceof Error ? err : new Error(String(err)) };
-            await sleep(retry, undefined, { signal }).catch(() => undefined);
-            retry = Math.min(retry * 2, retryCap);
+            await backoff.wait(signal);
           } finally {
             connecting.done();
             calls.done();

@@ -2,49 +2,13 @@ import { existsSync } from "node:fs";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zookeeper from "node-zookeeper-client";
-import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import type { Discovery } from "@swarm/core";
 import { startZookeeper, waitFor, type TestZookeeper } from "@swarm/core/testing";
-import plugin, { entriesOf, parseZkUrl } from "../src/index.js";
+import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
+import plugin, { parseZkUrl } from "../src/index.js";
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-function context(path: string, ttl = 2_000): DiscoveryContext<Record<string, never>> {
-  return {
-    name: "zk",
-    options: {},
-    logger: silent,
-    signal: new AbortController().signal,
-    clock: { now: () => Date.now() },
-    uri: { scheme: "zk", path, raw: `zk://${path}` },
-    heartbeat: 200,
-    ttl,
-    discoveryOptions: {},
-  };
-}
-
-function follow(discovery: Discovery) {
-  const abort = new AbortController();
-  const updates: DiscoveryUpdate[] = [];
-  const done = (async () => {
-    for await (const update of discovery.watch(abort.signal)) updates.push(update);
-  })();
-  const lastEntries = (): readonly string[] | undefined =>
-    updates.findLast((u): u is { entries: readonly string[] } => "entries" in u)?.entries;
-  return {
-    updates,
-    async until(expected: readonly string[], what: string): Promise<void> {
-      await waitFor({
-        what: `${what}: the watch did not announce ${JSON.stringify(expected)} (last: ${JSON.stringify(lastEntries())})`,
-        timeoutMs: 20_000,
-        probe: async () => (JSON.stringify(lastEntries()) === JSON.stringify(expected) ? true : undefined),
-      });
-    },
-    async stop(): Promise<void> {
-      abort.abort();
-      await done;
-    },
-  };
-}
+const context = (path: string, ttl = 2_000) => makeDiscoveryContext("zk", path, { ttl });
+const follow = (discovery: Discovery) => followWatch(discovery, 20_000);
 
 /** Reads a znode with a client of our own, to check what the plugin wrote. */
 async function readZnode(endpoint: string, path: string): Promise<{ data: string; ephemeral: boolean }> {
@@ -76,27 +40,18 @@ describe("zk:// URLs", () => {
     expect(() => parseZkUrl("zkhost/x", {})).toThrow("zk:// server address zkhost: address zkhost: missing port in address");
     expect(() => parseZkUrl("a:1", { "kv.path": "/" })).toThrow("cannot be the root znode");
   });
-
-  it("reports values that are not host:port", () => {
-    expect(entriesOf(["b:2", "bad"])).toEqual({ entries: ["b:2"], invalid: ["address bad: missing port in address"] });
-  });
 });
 
 // Real servers restart within these tests: give them more than the unit project's default 5 s.
 describe.skipIf(!existsSync("/usr/share/java/zookeeper.jar"))("zk discovery against a real ZooKeeper", { timeout: 30_000 }, () => {
   let store: TestZookeeper;
-  const opened: Discovery[] = [];
-  const open = async (path: string, ttl?: number): Promise<Discovery> => {
-    const discovery = await plugin.create(context(path, ttl));
-    opened.push(discovery);
-    return discovery;
-  };
+  const { open, stopAll } = openDiscoveries((path, ttl) => plugin.create(context(path, ttl)));
 
   beforeAll(async () => {
     store = await startZookeeper();
   });
   afterAll(async () => {
-    for (const d of opened) await d.stop?.();
+    await stopAll();
     await store?.dispose();
   });
 
