@@ -44,6 +44,7 @@ export class Cluster implements ClusterBackend {
   private readonly validating = new Set<Engine>();
   private pendingTimer: NodeJS.Timeout | undefined;
   private currentEntries: string[] = [];
+  private ordered: Engine[] | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: ClusterOptions) {
@@ -64,6 +65,7 @@ export class Cluster implements ClusterBackend {
     const all = [...this.pendingEngines.values(), ...this.engines.values()];
     this.pendingEngines.clear();
     this.engines.clear();
+    this.ordered = undefined;
     await Promise.all(all.map((engine) => engine.disconnect()));
   }
 
@@ -99,6 +101,7 @@ export class Cluster implements ClusterBackend {
     for (const [id, engine] of this.engines) {
       if (engine.addr !== addr) continue;
       this.engines.delete(id);
+      this.ordered = undefined;
       await engine.disconnect();
       this.options.logger.info(`Removed Engine ${engine.name}`, { addr });
     }
@@ -140,6 +143,7 @@ export class Cluster implements ClusterBackend {
     this.pendingEngines.delete(engine.addr);
     this.retryAt.delete(engine);
     this.engines.set(engine.id, engine);
+    this.ordered = undefined;
     engine.activate();
     this.options.logger.info(`Registered Engine ${engine.name} at ${engine.addr}`);
   }
@@ -158,8 +162,13 @@ export class Cluster implements ClusterBackend {
   // ---- Views -------------------------------------------------------------------------------
 
   /** Validated engines, in a stable order. */
+  /**
+   * Validated engines ordered by address, not by which one answered first: placement (a seeded
+   * random strategy, tie-breaks) must not depend on the order engines happened to connect in.
+   */
   validatedEngines(): Engine[] {
-    return [...this.engines.values()];
+    this.ordered ??= [...this.engines.values()].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    return [...this.ordered];
   }
 
   healthyEngines(): Engine[] {
