@@ -10,7 +10,7 @@ import {
   ensureBusyboxImage,
   startEngines,
   startTestManager,
-  waitFor,
+  waitForHealthyNodes,
   type TestEngines,
   type TestManager,
 } from "@swarm/core/testing";
@@ -49,11 +49,7 @@ describe("container operations through the manager", () => {
     cluster = await startEngines(2);
     await ensureBusyboxImage(cluster.engines);
     manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
-    await waitFor({
-      what: "the manager did not list 2 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await out("info")).match(/Status: Healthy/g)?.length === 2 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 2);
     await run("--name", "ops", "busybox", "sh", "-c", "echo log-line; echo err-line >&2; while true; do sleep 1; done");
   });
 

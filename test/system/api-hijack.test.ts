@@ -11,6 +11,7 @@ import {
   ensureBusyboxImage,
   startEngines,
   startTestManager,
+  waitForHealthyNodes,
   waitFor,
   type TestEngines,
   type TestManager,
@@ -135,11 +136,7 @@ describe("hijacked streams: run, attach, exec", () => {
       // No periodic refresh during the file: the socket-count tests must see only the hijack's sockets.
       args: ["--engine-refresh-min-interval", "300s", "--engine-refresh-max-interval", "400s"],
     });
-    await waitFor({
-      what: "the manager did not list 2 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 2);
     await swarm("run", "-d", "--network", "none", "--name", "ex", "busybox", "sleep", "600");
   });
 

@@ -9,7 +9,7 @@ import {
   startEngines,
   startRegistry,
   startTestManager,
-  waitFor,
+  waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
   type TestManager,
@@ -48,11 +48,7 @@ describe("images across nodes", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });
-    await waitFor({
-      what: "the manager did not list 3 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 3 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 3);
   });
 
   afterAll(async () => {

@@ -10,7 +10,7 @@ import {
   startEngines,
   startRegistry,
   startTestManager,
-  waitFor,
+  waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
   type TestManager,
@@ -51,11 +51,7 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });
-    await waitFor({
-      what: "the manager did not list 2 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 2);
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import {
   ensureBusyboxImage,
   startEngines,
   startTestManager,
+  waitForHealthyNodes,
   waitFor,
   type TestEngines,
   type TestManager,
@@ -77,11 +78,7 @@ describe("docker-compose through the manager", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });
-    await waitFor({
-      what: "the manager did not list 2 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await swarm("info")).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 2);
   });
 
   afterAll(async () => {

@@ -9,6 +9,7 @@ import {
   freePort,
   startEngines,
   startTestManager,
+  waitForHealthyNodes,
   waitFor,
   type TestEngines,
   type TestManager,
@@ -88,11 +89,7 @@ describe("swarm manage when engines fail", () => {
     const manager = await start(`file://${file}`);
     expect((await docker(manager.dockerHost, ["info"])).stdout).toContain("Nodes: 0");
     await writeFile(file, `# two engines\n${cluster.engines[0]!.host}\n${cluster.engines[1]!.host} # second\n`);
-    await waitFor({
-      what: "the engines in the file did not appear",
-      timeoutMs: 30_000,
-      probe: async () => ((await docker(manager.dockerHost, ["info"])).stdout.match(/Status: Healthy/g)?.length === 2 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 2);
     await writeFile(file, `${cluster.engines[1]!.host}\n`);
     await waitFor({
       what: "the engine removed from the file was still listed",

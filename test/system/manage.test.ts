@@ -5,6 +5,7 @@ import {
   ensureBusyboxImage,
   startEngines,
   startTestManager,
+  waitForHealthyNodes,
   waitFor,
   type TestEngines,
   type TestManager,
@@ -30,11 +31,7 @@ describe("swarm manage on 3 engines", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "2"],
     });
-    await waitFor({
-      what: "the manager did not list 3 healthy nodes",
-      timeoutMs: 30_000,
-      probe: async () => ((await info()).match(/Status: Healthy/g)?.length === 3 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 3);
   });
 
   afterAll(async () => {
@@ -202,11 +199,7 @@ describe("swarm manage on 3 engines", () => {
       expect(await nodeOf(`while-down-${i}`)).not.toBe(victim.name);
     }
     await victim.start();
-    await waitFor({
-      what: `${victim.name} did not come back Healthy`,
-      timeoutMs: 60_000,
-      probe: async () => ((await info()).match(/Status: Healthy/g)?.length === 3 ? true : undefined),
-    });
+    await waitForHealthyNodes(manager, 3, 60_000);
     await swarm("run", "-d", "--network", "none", "--name", "after-return", "-e", `constraint:node==${victim.name}`, "busybox", "true");
     expect(await nodeOf("after-return")).toBe(victim.name);
   });

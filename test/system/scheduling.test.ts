@@ -7,6 +7,7 @@ import {
   ensureBusyboxImage,
   startEngines,
   startTestManager,
+  waitForHealthyNodes,
   waitFor,
   type TestEngines,
   type TestManager,
@@ -19,13 +20,6 @@ import {
 
 const fast = ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "2"];
 
-async function waitHealthy(manager: TestManager, count: number): Promise<void> {
-  await waitFor({
-    what: `the manager did not list ${count} healthy nodes`,
-    timeoutMs: 30_000,
-    probe: async () => ((await docker(manager.dockerHost, ["info"])).stdout.match(/Status: Healthy/g)?.length === count ? true : undefined),
-  });
-}
 
 describe("filters", () => {
   let cluster: TestEngines;
@@ -46,7 +40,7 @@ describe("filters", () => {
     // An image only node-3 has, for image affinity.
     await docker(cluster.engines[2]!, ["tag", "busybox:latest", "only-on-three:1"]);
     manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast });
-    await waitHealthy(manager, 3);
+    await waitForHealthyNodes(manager, 3);
   });
 
   afterAll(async () => {
@@ -196,7 +190,7 @@ describe("filters", () => {
       expect(message).toContain("[node==node-2]");
     } finally {
       await engine.start();
-      await waitHealthy(manager, 3);
+      await waitForHealthyNodes(manager, 3);
     }
   });
 });
@@ -221,7 +215,7 @@ describe("container slots and strategies", () => {
       args: [...fast, "--strategy", strategy],
     });
     managers.push(manager);
-    await waitHealthy(manager, 2);
+    await waitForHealthyNodes(manager, 2);
     return manager;
   };
   const clean = async (manager: TestManager) => {
@@ -283,7 +277,7 @@ describe("container slots and strategies", () => {
       for (let attempt = 0; attempt < 2; attempt++) {
         const manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast, cwd: dir });
         managers.push(manager);
-        await waitHealthy(manager, 2);
+        await waitForHealthyNodes(manager, 2);
         expect((await docker(manager.dockerHost, ["info"])).stdout).toContain("Strategy: random");
         const nodes: string[] = [];
         for (let i = 0; i < 6; i++) {
@@ -320,7 +314,7 @@ describe("the create flow", () => {
   const manage = async (...args: string[]) => {
     const manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args });
     managers.push(manager);
-    await waitHealthy(manager, 2);
+    await waitForHealthyNodes(manager, 2);
     return manager;
   };
 
@@ -368,7 +362,7 @@ describe("the create flow", () => {
         retried = (await manager.logTail(50)).includes("Create failed, retrying (1/1): Cannot connect to the Docker daemon");
       } finally {
         await down.start();
-        await waitHealthy(manager, 2);
+        await waitForHealthyNodes(manager, 2);
       }
     }
     expect(retried).toBe(true);

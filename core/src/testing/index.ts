@@ -12,5 +12,5 @@ export type { StartZookeeperOptions, TestZookeeper } from "./zookeeper.js";
 export { startRegistry } from "./registry.js";
 export type { StartRegistryOptions, TestRegistry } from "./registry.js";
 export { makeContainer, makeImage, makeNode, makePluginContext, makeRequest, silentLogger } from "./builders.js";
-export { startTestManager } from "./manager.js";
+export { startTestManager, waitForHealthyNodes } from "./manager.js";
 export type { StartTestManagerOptions, TestManager } from "./manager.js";

@@ -105,3 +105,20 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
     },
   };
 }
+
+/**
+ * Waits until the manager's `docker info` lists `count` healthy nodes (read from `/info`'s
+ * SystemStatus, as the docker CLI prints it).
+ */
+export async function waitForHealthyNodes(manager: TestManager, count: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor({
+    what: `the manager did not list ${count} healthy nodes`,
+    timeoutMs,
+    probe: async (signal) => {
+      const response = await request(`${manager.url}/info`, { signal });
+      const info = (await response.body.json()) as { SystemStatus?: Array<[string, string]> | null };
+      const healthy = (info.SystemStatus ?? []).filter(([key, value]) => key === "  └ Status" && value === "Healthy").length;
+      return healthy === count ? true : undefined;
+    },
+  });
+}
