@@ -7,6 +7,7 @@ import type { Logger } from "../extension-points/plugin.js";
 import { createDiscovery, splitDiscoveryUrl } from "../host/manager.js";
 import { BUILTIN_DISCOVERY_PLUGINS } from "../host/builtins.js";
 import { loadConfig } from "../config/load.js";
+import { withDeadline } from "../discovery/deadline.js";
 import { PluginHost } from "../host/plugin-host.js";
 import { formatGoDuration } from "../util/duration.js";
 import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
@@ -28,27 +29,6 @@ export const DISCOVERY_FORMS_HELP = `
   * file://path/to/file
   * zk://<ip1>,<ip2>/<path>
   * [nodes://]<ip1>,<ip2>`;
-
-/**
- * The caller's signal plus a deadline. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a
- * timeout signal inside a composite can be garbage-collected before it fires (nodejs/node#57736),
- * and each composite stays attached to a long-lived parent until that aborts. Call done() when the
- * work is over.
- */
-function withDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  const onParent = (): void => controller.abort(parent.reason);
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${formatGoDuration(ms)}`)), ms);
-  if (parent.aborted) controller.abort(parent.reason);
-  else parent.addEventListener("abort", onParent, { once: true });
-  return {
-    signal: controller.signal,
-    done: () => {
-      clearTimeout(timer);
-      parent.removeEventListener("abort", onParent);
-    },
-  };
-}
 
 function fail(message: string): never {
   throw new SwarmError("Config", message);

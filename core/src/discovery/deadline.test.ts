@@ -16,7 +16,7 @@ describe("a signal with a deadline", () => {
     expect(signal.aborted).toBe(false);
     vi.advanceTimersByTime(1);
     expect(signal.aborted).toBe(true);
-    expect((signal.reason as Error).message).toBe("no answer within 250 ms");
+    expect((signal.reason as Error).message).toBe("no answer within 250ms");
     expect(parent.signal.aborted).toBe(false);
   });
 

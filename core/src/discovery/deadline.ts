@@ -1,3 +1,5 @@
+import { formatGoDuration } from "../util/duration.js";
+
 /**
  * The caller's signal plus a deadline, for one call to a store or service that must not stall a
  * heartbeat or a watch. Not AbortSignal.any(AbortSignal.timeout()): on Node 20 a timeout signal
@@ -8,7 +10,7 @@
 export function withDeadline(parent: AbortSignal | undefined, ms: number): { signal: AbortSignal; done(): void } {
   const controller = new AbortController();
   const onParent = (): void => controller.abort(parent?.reason);
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms} ms`)), ms);
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${formatGoDuration(ms)}`)), ms);
   if (parent?.aborted) controller.abort(parent.reason);
   else parent?.addEventListener("abort", onParent, { once: true });
   return {
