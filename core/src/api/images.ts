@@ -495,50 +495,49 @@ async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: Fastif
 }
 
 async function importImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const engines = ctx.cluster.validatedEngines();
-  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
   const fromStdin = query(request).fromSrc === "-";
-  const body = fromStdin ? bodyStream(request) : undefined;
-  const stream = openJsonStream(reply);
-  const headers = streamHeaders(request);
-  const result = await fanOutStream({
-    engines,
-    stream,
-    body,
+  await sendToEveryEngine(ctx, request, reply, {
+    path: "/images/create",
+    body: fromStdin ? bodyStream(request) : undefined,
     label: (status) => status,
     skipped: (engine, message) => osSkip("Import", engine, message),
-    call: (engine, branch, signal) =>
-      engine.call("POST", "/images/create", {
-        query: rawQuery(request.raw.url ?? ""),
-        headers,
-        body: branch,
-        versionPrefix: versionPrefixOf(request),
-        timeout: 0,
-        signal,
-      }),
   });
-  await refreshAll(result.succeeded, (e) => e.refreshImages());
-  writeFailures(stream, result.failures);
-  stream.end();
 }
 
 async function loadImages(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  await sendToEveryEngine(ctx, request, reply, {
+    path: "/images/load",
+    body: bodyStream(request),
+    label: (status) => (status === undefined || status === "" ? "Loading Image..." : `Loading Image... : ${status}`),
+    skipped: (engine, message) => osSkip("Load", engine, message),
+  });
+}
+
+/**
+ * Import and load: the client's body is teed to every validated engine at once, their progress
+ * merged into one stream tagged by node, their image mirrors refreshed, failures appended last.
+ */
+async function sendToEveryEngine(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { path: string } & Pick<FanOutOptions, "body" | "label" | "skipped">,
+): Promise<void> {
   const engines = ctx.cluster.validatedEngines();
   if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
-  const body = bodyStream(request);
   const stream = openJsonStream(reply);
   const headers = streamHeaders(request);
   const result = await fanOutStream({
     engines,
     stream,
-    body,
-    label: (status) => (status === undefined || status === "" ? "Loading Image..." : `Loading Image... : ${status}`),
-    skipped: (engine, message) => osSkip("Load", engine, message),
+    body: options.body,
+    label: options.label,
+    skipped: options.skipped,
     call: (engine, branch, signal) =>
-      engine.call("POST", "/images/load", {
+      engine.call("POST", options.path, {
         query: rawQuery(request.raw.url ?? ""),
         headers,
-        body: branch ?? "",
+        body: branch,
         versionPrefix: versionPrefixOf(request),
         timeout: 0,
         signal,
