@@ -9,6 +9,7 @@ import { request } from "undici";
 import {
   docker,
   ensureBusyboxImage,
+  establishedPorts,
   startEngines,
   startTestManager,
   waitForHealthyNodes,
@@ -106,21 +107,8 @@ describe("hijacked streams: run, attach, exec", () => {
     return { socket, head, ended, payload: () => Buffer.concat(chunks) };
   };
 
-  /** Local ports of the manager's ESTABLISHED connections to one engine, from `ss`. */
-  const upstreamPorts = async (enginePort: number): Promise<Set<number>> => {
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile("ss", ["-tnpH", "state", "established", "dst", `127.0.0.1:${enginePort}`], (err, stdout) =>
-        err ? reject(err) : resolve(stdout),
-      ),
-    );
-    const ports = new Set<number>();
-    for (const line of out.split("\n")) {
-      if (!line.includes(`pid=${manager.process.pid},`)) continue;
-      const match = /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:\d+/.exec(line);
-      if (match) ports.add(Number(match[1]));
-    }
-    return ports;
-  };
+  /** Local ports of the manager's ESTABLISHED connections to one engine. */
+  const upstreamPorts = (enginePort: number): Promise<Set<number>> => establishedPorts(manager.process.pid, enginePort);
 
   const enginePortOf = async (container: string): Promise<number> => {
     const addr = (await swarm("inspect", "-f", "{{.Node.Addr}}", container)).stdout.trim();

@@ -10,6 +10,7 @@ export type { StartEtcdOptions, TestEtcd } from "./etcd.js";
 export { fourLetterWord, startZookeeper } from "./zookeeper.js";
 export type { StartZookeeperOptions, TestZookeeper } from "./zookeeper.js";
 export { startRegistry } from "./registry.js";
+export { establishedPorts } from "./sockets.js";
 export type { StartRegistryOptions, TestRegistry } from "./registry.js";
 export { makeContainer, makeImage, makeNode, makePluginContext, makeRequest, silentLogger } from "./builders.js";
 export { startTestManager, waitForHealthyNodes } from "./manager.js";
