@@ -1,15 +1,19 @@
 import { execFile } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fsp from "node:fs/promises";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import {
   docker,
   ensureBusyboxImage,
+  establishedPorts,
   startEngines,
   startTestManager,
+  waitFor,
   waitForHealthyNodes,
   type TestEngines,
   type TestManager,
@@ -114,6 +118,73 @@ describe("container operations through the manager", () => {
     expect(createHash("sha256").update(await fsp.readFile(back)).digest("hex")).toBe(sum);
   });
 
+  it("an upload of known length (not chunked) arrives intact", async () => {
+    const content = randomBytes(3 * 1024 * 1024);
+    const tar = Buffer.concat([tarHeader("sized.bin", content.length), content, Buffer.alloc(tarPadding(content.length)), Buffer.alloc(1024)]);
+    const res = await request(`${manager.url}/v1.41/containers/ops/archive?path=/tmp`, {
+      method: "PUT",
+      headers: { "content-type": "application/x-tar" },
+      body: tar,
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    const sum = createHash("sha256").update(content).digest("hex");
+    expect((await out("exec", "ops", "sha256sum", "/tmp/sized.bin")).split(" ")[0]).toBe(sum);
+  });
+
+  it("an engine's refusal reaches a client that is still sending its upload", async () => {
+    // dockerd checks the destination before it reads the archive, so it answers mid-upload.
+    const chunk = randomBytes(256 * 1024);
+    async function* endless() {
+      for (let i = 0; i < 400; i++) yield chunk;
+    }
+    const res = await request(`${manager.url}/v1.41/containers/ops/archive?path=/no/such/dir`, {
+      method: "PUT",
+      headers: { "content-type": "application/x-tar" },
+      body: Readable.from(endless()),
+    }).catch((err: unknown) => err as Error);
+    if (res instanceof Error) throw res;
+    expect(res.statusCode).toBe(404);
+    expect(res.headers["content-type"]).toBe("application/json");
+    // The engine names the container by the full ID the manager addressed it with.
+    expect(JSON.parse(await res.body.text())).toEqual({ message: expect.stringMatching(/^Could not find the file \/no\/such\/dir in container [0-9a-f]{64}$/) });
+  });
+
+  it("an upload the client abandons mid-way frees the manager's connection to the engine", async () => {
+    const enginePort = Number((await out("inspect", "-f", "{{.Node.Addr}}", "ops")).split(":")[1]);
+    const before = await establishedPorts(manager.process.pid, enginePort);
+    const client = net.connect({ host: "127.0.0.1", port: Number(manager.host.split(":")[1]) });
+    client.on("error", () => undefined);
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.write(
+      "PUT /v1.41/containers/ops/archive?path=/tmp HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    // A tar whose one file announces 1 GiB, then 4 MiB of it: the engine is busy extracting.
+    const sendChunk = (data: Buffer) => client.write(`${data.length.toString(16)}\r\n`) && client.write(data) && client.write("\r\n");
+    sendChunk(tarHeader("abandoned.bin", 1024 ** 3));
+    for (let i = 0; i < 16; i++) sendChunk(randomBytes(256 * 1024));
+    let opened: number[] = [];
+    await waitFor({
+      what: "the manager opened no connection of its own to the engine for the upload",
+      timeoutMs: 10_000,
+      probe: async () => {
+        opened = [...(await establishedPorts(manager.process.pid, enginePort))].filter((p) => !before.has(p));
+        return opened.length > 0 ? true : undefined;
+      },
+    });
+    client.destroy();
+    await waitFor({
+      what: `the manager kept its engine connection(s) ${opened.join(",")} after the client left`,
+      timeoutMs: 10_000,
+      probe: async () => {
+        const now = await establishedPorts(manager.process.pid, enginePort);
+        return opened.every((p) => !now.has(p)) ? true : undefined;
+      },
+    });
+    // The engine took no harm: the next call through the manager works.
+    expect(await out("exec", "ops", "true")).toBe("");
+  });
+
   it("docker rename", async () => {
     await run("--name", "before-rename", "busybox", "sleep", "600");
     await swarm("rename", "before-rename", "after-rename");
@@ -187,3 +258,29 @@ describe("container operations through the manager", () => {
     await expect(swarm("commit", "nope", "x:y")).rejects.toThrow(/No such container: nope/);
   });
 });
+
+/** A ustar header for one regular file (what dockerd's archive extraction reads first). */
+function tarHeader(name: string, size: number): Buffer {
+  const header = Buffer.alloc(512);
+  const field = (offset: number, length: number, value: string) => header.write(value.padEnd(length, "\0").slice(0, length), offset, "latin1");
+  const octal = (value: number, length: number) => `${value.toString(8).padStart(length - 1, "0")}\0`;
+  field(0, 100, name);
+  field(100, 8, octal(0o644, 8));
+  field(108, 8, octal(0, 8));
+  field(116, 8, octal(0, 8));
+  field(124, 12, octal(size, 12));
+  field(136, 12, octal(Math.floor(Date.now() / 1000), 12));
+  field(148, 8, " ".repeat(8));
+  field(156, 1, "0");
+  field(257, 6, "ustar\0");
+  field(263, 2, "00");
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  field(148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  return header;
+}
+
+/** Zero bytes that complete a file's last 512-byte block. */
+function tarPadding(size: number): number {
+  return (512 - (size % 512)) % 512;
+}

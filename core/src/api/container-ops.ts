@@ -1,3 +1,4 @@
+import { buffer } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { EngineError, type Engine } from "../engines/engine.js";
 import { errorMessage } from "../errors/catalog.js";
@@ -60,7 +61,7 @@ async function callEngine(engine: Engine, request: FastifyRequest, path: string,
   if (typeof body === "string") headers["content-length"] = String(Buffer.byteLength(body));
   // `stop`-like waits and commits of big containers outlast any fixed timeout.
   const response = await engine.call("POST", path, { query, body, headers, versionPrefix: versionPrefixOf(request), timeout: 0 });
-  const data = Buffer.from(await response.body.arrayBuffer());
+  const data = await buffer(response.body);
   const type = response.headers["content-type"];
   return { statusCode: response.statusCode, contentType: Array.isArray(type) ? type[0] : type, body: data };
 }

@@ -1,3 +1,4 @@
+import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
 import type { LocatedContainer } from "../cluster/cluster.js";
@@ -81,7 +82,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Params: NameParams }>("/containers/:name/start", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name);
     const response = await found.engine.call("POST", containerPath(found, "/start"), { query: rawQuery(request.url) });
-    const text = await response.body.text();
+    const text = await readText(response.body);
     if (response.statusCode >= 400) throw engineFailure(response.statusCode, text);
     const autoRemove = found.record.inspect.HostConfig.AutoRemove === true;
     await found.engine.inspectContainer(found.record.inspect.Id).catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../engines/engine.js";
 import { SwarmError } from "../errors/catalog.js";
@@ -65,7 +66,7 @@ export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
       headers: { "content-type": "application/json" },
       versionPrefix: versionPrefixOf(request),
     });
-    const text = await response.body.text();
+    const text = await readText(response.body);
     if (response.statusCode === 201) {
       const id = parseId(text);
       // Remembered so that /exec/<id>/* finds its engine without asking every engine.

@@ -1,5 +1,6 @@
 import { PassThrough, Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { text } from "node:stream/consumers";
 import split2 from "split2";
 import type { Engine, EngineResponse } from "../engines/engine.js";
 import { engineMessage } from "../engines/engine.js";
@@ -410,7 +411,7 @@ export async function fanOutStream(options: FanOutOptions): Promise<FanOutResult
       try {
         const response = await options.call(engine, tee.branches[index], stream.signal);
         if (response.statusCode >= 400) {
-          failure = engineMessage(await response.body.text());
+          failure = engineMessage(await text(response.body));
         } else {
           for await (const message of engineMessages(response)) {
             const error = message.error ?? message.errorDetail?.message;

@@ -1,3 +1,4 @@
+import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
 import type { Cluster } from "../cluster/cluster.js";
@@ -277,7 +278,7 @@ async function connectOrDisconnect(
     body: JSON.stringify({ ...body, Container: containerId }),
     versionPrefix: versionPrefixOf(request),
   });
-  const text = await response.body.text();
+  const text = await readText(response.body);
   await Promise.all([engine.refreshNetworks(), engine.inspectContainer(containerId)].map((p) => p.catch(() => undefined)));
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
   if (text === "") await reply.code(response.statusCode).send();

@@ -1,3 +1,4 @@
+import { text } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { EngineError, engineMessage, type Engine } from "../engines/engine.js";
 import { SwarmError } from "../errors/catalog.js";
@@ -199,7 +200,7 @@ async function streamToEngines(
         timeout: 0,
         signal,
       });
-      if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await response.body.text()));
+      if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await text(response.body)));
       return response;
     },
   });

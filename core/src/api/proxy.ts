@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { Engine } from "../engines/engine.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { noteRelayedBytes } from "../util/reclaim.js";
 
 /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -129,6 +130,7 @@ function coalesce(): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       pending.push(chunk);
+      noteRelayedBytes(chunk.length);
       if (!scheduled) {
         scheduled = true;
         setImmediate(() => flush(this));

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { text as readText } from "node:stream/consumers";
 import type { ClusterBackend, CreateContainerRequest, CreatedContainer } from "../extension-points/cluster-backend.js";
 import type { ContainerConfig, ContainerView, NodeView } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
@@ -470,7 +471,7 @@ export async function pullImage(engine: Engine, image: string, auth: string | un
     headers: auth ? { "x-registry-auth": auth } : undefined,
     timeout: 0,
   });
-  const text = await response.body.text();
+  const text = await readText(response.body);
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, text);
   const failure = text
     .split("\n")

@@ -1,12 +1,14 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
 import split2 from "split2";
 import { Pool, type Dispatcher } from "undici";
 import type { ContainerView, ImageView, NodeHealth, NodeView } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
+import { sendUpload } from "./upload.js";
 import type {
   ContainerInspect,
   ContainerSummary,
@@ -33,11 +35,13 @@ export interface EngineOptions {
 export interface EngineResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Dispatcher.ResponseData["body"];
+  /** The answer as it streams in; read it whole with `node:stream/consumers`. */
+  readonly body: Readable;
 }
 
 export interface CallOptions {
   readonly query?: Record<string, string | number | boolean | undefined> | string | undefined;
+  /** A stream is sent as it arrives, with no timeout once connected (see `sendUpload`). */
   readonly body?: string | Buffer | Readable | undefined;
   readonly headers?: Record<string, string | string[] | undefined> | undefined;
   /** `/v1.41`-style prefix; defaults to the version negotiated with this engine. */
@@ -90,6 +94,7 @@ export class EngineError extends SwarmError {
 }
 
 const SPECS_MAX_AGE_MS = 5 * 60_000;
+const CONNECT_TIMEOUT_MS = 30_000;
 const CPU_SHARES_PER_CPU = 1024;
 const STATE_CHANGING_ACTIONS = new Set([
   "die", "kill", "oom", "pause", "start", "restart", "stop", "unpause", "rename", "update",
@@ -132,6 +137,8 @@ export class Engine {
   readonly pending = new Map<string, ContainerView>();
 
   private readonly pool: Pool;
+  /** Aborts the streamed uploads in flight (they bypass the pool) when the engine goes away. */
+  private readonly uploadsAbort = new AbortController();
   private readonly now: () => number;
   private stopped = false;
   private specsUpdatedAt = 0;
@@ -151,7 +158,7 @@ export class Engine {
     this.pool = new Pool(`${tls ? "https" : "http"}://${addr}`, {
       connections: 64,
       pipelining: 1,
-      connectTimeout: 30_000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
       keepAliveTimeout: 30_000,
       ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } } : {}),
     });
@@ -198,16 +205,30 @@ export class Engine {
     if (this.stopped) throw new SwarmError("Engine", "Engine no longer exists");
     const prefix = options.versionPrefix ?? `/v${this.apiVersion}`;
     const query = typeof options.query === "string" ? options.query : encodeQuery(options.query);
+    const fullPath = `${prefix}${path}${query ? `?${query}` : ""}`;
+    const body = options.body;
     try {
-      const response = await this.pool.request({
-        method,
-        path: `${prefix}${path}${query ? `?${query}` : ""}`,
-        headers: options.headers,
-        body: options.body,
-        signal: options.signal,
-        headersTimeout: options.timeout ?? 30_000,
-        bodyTimeout: options.timeout ?? 30_000,
-      });
+      const response =
+        body instanceof Readable
+          ? await sendUpload(
+              { addr: this.addr, tls: this.options.tls, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+              {
+                method,
+                path: fullPath,
+                headers: options.headers,
+                body,
+                signal: options.signal ? AbortSignal.any([options.signal, this.uploadsAbort.signal]) : this.uploadsAbort.signal,
+              },
+            )
+          : await this.pool.request({
+              method,
+              path: fullPath,
+              headers: options.headers,
+              body,
+              signal: options.signal,
+              headersTimeout: options.timeout ?? 30_000,
+              bodyTimeout: options.timeout ?? 30_000,
+            });
       this.recordSuccess();
       return { statusCode: response.statusCode, headers: response.headers, body: response.body };
     } catch (err) {
@@ -224,16 +245,16 @@ export class Engine {
   /** A call whose answer is JSON; engine error statuses become EngineError with the engine's message. */
   async json<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<T> {
     const response = await this.call(method, path, options);
-    const text = await response.body.text();
-    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
-    return (text === "" ? undefined : JSON.parse(text)) as T;
+    const answer = await text(response.body);
+    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
+    return (answer === "" ? undefined : JSON.parse(answer)) as T;
   }
 
   /** A call whose answer body does not matter, only success. */
   async send(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<void> {
     const response = await this.call(method, path, options);
-    const text = await response.body.text();
-    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
+    const answer = await text(response.body);
+    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
   }
 
   private recordSuccess(): void {
@@ -500,7 +521,7 @@ export class Engine {
   private async monitorEvents(abort: AbortController): Promise<void> {
     try {
       const response = await this.call("GET", "/events", { timeout: 0, signal: abort.signal });
-      if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await response.body.text()));
+      if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await text(response.body)));
       const lines = response.body.pipe(split2());
       for await (const line of lines as AsyncIterable<string>) {
         if (line.trim() === "") continue;
@@ -659,6 +680,7 @@ export class Engine {
     const wasConnected = this.state === "healthy" || this.state === "unhealthy";
     this.stopped = true;
     this.eventsAbort?.abort();
+    this.uploadsAbort.abort();
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (wasConnected && this.state !== "unhealthy") this.emitSwarmEvent("engine_disconnect");
     this.state = "disconnected";
