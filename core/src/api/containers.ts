@@ -67,13 +67,13 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(201).send({ Id: created.id });
   });
 
-  app.get<{ Params: NameParams }>("/containers/:name/json", async (request) => {
+  app.get<{ Params: NameParams }>("/containers/:name/json", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name);
     // The mirror is re-read on every container event, so it is the engine's answer except for what
     // changes without an event: sizes (?size=1) and health-check results. Only those go to the engine.
     const mirrored = found.record.inspect;
     if (!queryBool(query(request).size) && mirrored.State.Health === undefined) {
-      return decorateInspect(found.engine, structuredClone(mirrored));
+      return reply.type("application/json").send(mirroredInspectJson(found.engine, mirrored));
     }
     const inspect = await found.engine.json<ContainerInspect>("GET", containerPath(found, "/json"), { query: rawQuery(request.url) });
     return decorateInspect(found.engine, inspect);
@@ -148,26 +148,49 @@ function engineFailure(status: number, text: string): SwarmError {
 
 /** Inspect as the engine answers it, plus the `Node` object and host IPs made reachable. */
 export function decorateInspect(engine: Engine, inspect: ContainerInspect): ContainerInspect & { Node: object } {
+  return { ...withEngineHostIps(engine.ip, inspect), Node: inspectNode(engine) };
+}
+
+/** Published ports bound to all interfaces are reported on the engine's own address (in place). */
+function withEngineHostIps(ip: string, inspect: ContainerInspect): ContainerInspect {
   const ports = inspect.NetworkSettings?.Ports;
   if (ports) {
     for (const bindings of Object.values(ports)) {
       for (const binding of bindings ?? []) {
-        if (!binding.HostIp || binding.HostIp === "0.0.0.0" || binding.HostIp === "::") binding.HostIp = engine.ip;
+        if (!binding.HostIp || binding.HostIp === "0.0.0.0" || binding.HostIp === "::") binding.HostIp = ip;
       }
     }
   }
+  return inspect;
+}
+
+function inspectNode(engine: Engine): object {
   return {
-    ...inspect,
-    Node: {
-      ID: engine.id,
-      IP: engine.ip,
-      Addr: engine.addr,
-      Name: engine.name,
-      Cpus: engine.cpus,
-      Memory: engine.memory,
-      Labels: engine.labels,
-    },
+    ID: engine.id,
+    IP: engine.ip,
+    Addr: engine.addr,
+    Name: engine.name,
+    Cpus: engine.cpus,
+    Memory: engine.memory,
+    Labels: engine.labels,
   };
+}
+
+/**
+ * A mirrored inspect serialised once per version: the mirror replaces a container's inspect object
+ * whenever it re-reads it and never changes one in place, so the object itself is the cache key.
+ * Kept without its closing brace, so the node (whose resources may change) is appended fresh.
+ */
+const serialisedInspects = new WeakMap<ContainerInspect, { readonly ip: string; readonly open: string }>();
+
+function mirroredInspectJson(engine: Engine, inspect: ContainerInspect): string {
+  let cached = serialisedInspects.get(inspect);
+  if (cached?.ip !== engine.ip) {
+    const json = JSON.stringify(withEngineHostIps(engine.ip, structuredClone(inspect)));
+    cached = { ip: engine.ip, open: json.slice(0, -1) };
+    serialisedInspects.set(inspect, cached);
+  }
+  return `${cached.open},"Node":${JSON.stringify(inspectNode(engine))}}`;
 }
 
 // ---- Listing (§7.3) ------------------------------------------------------------------------

@@ -213,6 +213,11 @@ export class Cluster implements ClusterBackend {
 
   /** Container lookup across the cluster with classic Swarm's rules (§4.4). */
   findContainer(ref: string): LocatedContainer | undefined {
+    // Clients mostly use the full ID the create returned: a map hit, not a scan of the cluster.
+    for (const engine of this.engines.values()) {
+      const record = engine.containers.get(ref);
+      if (record) return { engine, record };
+    }
     const found = findContainer(this.containerEntries(), ref);
     return found ? { engine: found.engine, record: found.record } : undefined;
   }
