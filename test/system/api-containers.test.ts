@@ -200,11 +200,15 @@ describe("container operations through the manager", () => {
     expect(await out("inspect", "-f", "{{.HostConfig.Memory}}", "upd")).toBe(String(64 * 1024 * 1024));
   });
 
-  it("docker pause and unpause are visible in docker ps at once", async () => {
+  it("docker pause and unpause are visible in docker ps and docker inspect at once", async () => {
+    const pausedState = () => out("inspect", "-f", "{{.State.Paused}} {{.State.Status}}", "ops");
+    expect(await pausedState()).toBe("false running");
     await swarm("pause", "ops");
     expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/\(Paused\)$/);
+    expect(await pausedState()).toBe("true paused");
     await swarm("unpause", "ops");
     expect(await out("ps", "--filter", "name=ops", "--format", "{{.Status}}")).toMatch(/^Up [^()]*$/);
+    expect(await pausedState()).toBe("false running");
     // Back to back over the API (no CLI start-up time to hide a late refresh).
     const paused = encodeURIComponent(JSON.stringify({ status: ["paused"] }));
     for (let i = 0; i < 3; i++) {
