@@ -15,6 +15,7 @@ import {
   type TestManager,
   type TestRegistry,
 } from "@swarm/core/testing";
+import { startRegistrySearchFake, type RegistrySearchFake } from "../fakes/registry-search.js";
 
 /**
  * Images across three real engines through the manager, driven by the docker CLI (28.2): what
@@ -25,6 +26,7 @@ describe("images across nodes", () => {
   let cluster: TestEngines;
   let manager: TestManager;
   let registry: TestRegistry;
+  let searchable: RegistrySearchFake;
   let workDir: string;
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
@@ -41,7 +43,16 @@ describe("images across nodes", () => {
   const engines = () => cluster.engines;
 
   beforeAll(async () => {
-    [cluster, registry] = await Promise.all([startEngines(3), startRegistry()]);
+    [cluster, registry, searchable] = await Promise.all([
+      startEngines(3),
+      startRegistry(),
+      startRegistrySearchFake([
+        { name: "team/busybox", description: "tiny userland", star_count: 12, is_official: false, is_automated: false },
+        { name: "busybox", description: "the official one", star_count: 3000, is_official: true, is_automated: false },
+        { name: "team/builder", description: "builds busybox images", star_count: 1, is_official: false, is_automated: true },
+        { name: "team/redis", description: "a cache", star_count: 40, is_official: false, is_automated: false },
+      ]),
+    ]);
     await ensureBusyboxImage(cluster.engines);
     workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-img-"));
     manager = await startTestManager({
@@ -53,7 +64,7 @@ describe("images across nodes", () => {
 
   afterAll(async () => {
     await manager?.stop();
-    await Promise.all([cluster?.stopAll(), registry?.stop()]);
+    await Promise.all([cluster?.stopAll(), registry?.stop(), searchable?.dispose()]);
     if (workDir) await fsp.rm(workDir, { recursive: true, force: true });
   });
 
@@ -101,6 +112,19 @@ describe("images across nodes", () => {
     expect(onOne).toHaveLength(12);
     const bad = await failure("images", "--filter", "dangling=maybe");
     expect(bad).toContain("Invalid filter: 'type'='dangling'");
+  });
+
+  it("searches a registry through one engine, with its limit and filters", async () => {
+    const found = await swarm("search", "--format", "{{.Name}} {{.StarCount}} {{.IsOfficial}}", `${searchable.address}/busybox`);
+    // IsOfficial prints "[OK]" or nothing.
+    expect(found.stdout.split("\n").map((line) => line.trim()).filter(Boolean).sort()).toEqual(["busybox 3000 [OK]", "team/builder 1", "team/busybox 12"]);
+    expect(searchable.requests).toContain("GET /v1/search?q=busybox&n=25");
+    // The limit goes to the registry; the filters are applied by the engine.
+    const limited = await swarm("search", "--limit", "1", "--format", "{{.Name}}", `${searchable.address}/team`);
+    expect(limited.stdout.trim()).toBe("team/busybox");
+    const starred = await swarm("search", "--filter", "stars=10", "--filter", "is-official=false", "--format", "{{.Name}}", `${searchable.address}/team`);
+    expect(starred.stdout.trim().split("\n").sort()).toEqual(["team/busybox", "team/redis"]);
+    expect(await failure("search", "--filter", "stars=many", `${searchable.address}/team`)).toContain("Error response from daemon: Invalid filter 'stars=many'");
   });
 
   it("inspects, shows history and refuses unknown names with Docker's messages", async () => {

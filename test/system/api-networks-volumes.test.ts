@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -264,6 +265,44 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       expect(disabled).toContain("already disabled");
       await swarm("plugin", "rm", "-f", plugin());
       for (const engine of [node1, node2]) expect((await docker(engine, ["plugin", "ls", "-q"])).stdout.trim()).toBe("");
+    });
+
+    it("enables and disables a plugin on every node, and refuses to remove an enabled one", async () => {
+      // dockerd enables a plugin once something accepts connections on its socket: a static
+      // listener is the whole root filesystem. Its interface type is one dockerd never calls.
+      const dir = path.join(workDir, "plugin-enable");
+      await fsp.mkdir(path.join(dir, "rootfs", "run", "docker", "plugins"), { recursive: true });
+      const source = fileURLToPath(new URL("../fixtures/plugin-listener.c", import.meta.url));
+      await promisify(execFile)("cc", ["-static", "-O2", "-o", path.join(dir, "rootfs", "plugin-listener"), source]).catch((err: Error) => {
+        throw new Error(`compiling ${source} needs a C compiler and static libc (Debian: gcc, libc6-dev): ${err.message}`);
+      });
+      await fsp.writeFile(
+        path.join(dir, "config.json"),
+        JSON.stringify({
+          description: "swarm test plugin that listens",
+          documentation: "https://example.invalid",
+          entrypoint: ["/plugin-listener", "/run/docker/plugins/swarm.sock"],
+          interface: { types: ["docker.swarmtest/1.0"], socket: "swarm.sock" },
+          network: { type: "none" },
+        }),
+      );
+      const name = "swarm-listener:1";
+      const states = async () => lines((await swarm("plugin", "ls", "--format", "{{.Name}} {{.Enabled}}")).stdout).sort();
+      await swarm("plugin", "create", name, dir);
+      expect(await states()).toEqual([`node-1/${name} false`, `node-2/${name} false`]);
+
+      await swarm("plugin", "enable", name);
+      expect(await states()).toEqual([`node-1/${name} true`, `node-2/${name} true`]);
+      for (const engine of [node1, node2]) {
+        expect((await docker(engine, ["plugin", "inspect", "-f", "{{.Enabled}}", name])).stdout.trim()).toBe("true");
+      }
+      const removal = await failure("plugin", "rm", name);
+      expect(removal).toContain("is enabled");
+
+      await swarm("plugin", "disable", name);
+      expect(await states()).toEqual([`node-1/${name} false`, `node-2/${name} false`]);
+      await swarm("plugin", "rm", name);
+      expect(lines((await swarm("plugin", "ls", "-q")).stdout)).toEqual([]);
     });
   });
 });
