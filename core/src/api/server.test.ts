@@ -1,3 +1,5 @@
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { Cluster } from "../cluster/cluster.js";
 import { EventHub } from "../cluster/events.js";
@@ -98,5 +100,56 @@ describe("API basics (no engines)", () => {
     expect(response.headers["access-control-allow-origin"]).toBe("*");
     expect(response.headers["access-control-allow-methods"]).toBe("GET, POST, DELETE, PUT, OPTIONS, HEAD");
     await cors.close();
+  });
+});
+
+describe("requests the HTTP layer refuses, on a real socket", () => {
+  const wire = build();
+  let port = 0;
+  afterAll(() => wire.close());
+
+  /** Sends raw bytes (half-closing after them if asked) and returns the status and body of the answer. */
+  async function exchange(data: string, halfClose: boolean): Promise<{ status: number; body: string }> {
+    if (port === 0) {
+      await wire.listen({ port: 0, host: "127.0.0.1" });
+      port = (wire.server.address() as AddressInfo).port;
+    }
+    const socket = net.connect({ port, host: "127.0.0.1" });
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    if (halfClose) socket.end(data);
+    else socket.write(data);
+    await new Promise((resolve) => socket.once("close", resolve));
+    const text = Buffer.concat(chunks).toString("utf8");
+    const [head = "", body = ""] = text.split("\r\n\r\n");
+    return { status: Number(head.split(" ")[1]), body };
+  }
+
+  const create = (length: number, body: string) =>
+    `POST /v1.41/containers/create HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${body}`;
+
+  it.each([
+    [
+      "a body cut short of its Content-Length",
+      create(100, '{"Image":"busybox"'),
+      true,
+      400,
+      "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)",
+    ],
+    [
+      "a chunked body without its last chunk",
+      'POST /v1.41/containers/create HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"Ima',
+      true,
+      400,
+      "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)",
+    ],
+    ["a body over the JSON limit", create(70_000_000, '{"Image":"busybox"}'), false, 400, "request body too large: JSON documents are limited to 64 MiB"],
+    ["a request line that is not HTTP", "HELLO THERE\r\n\r\n", true, 400, "malformed HTTP request: Invalid method encountered"],
+    ["an invalid chunk size", "POST /v1.41/build HTTP/1.1\r\nHost: swarm\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", true, 400, "invalid chunk size in a chunked request body"],
+  ])("answers %s with a Docker-style %d", async (_what, data, halfClose, status, message) => {
+    const answer = await exchange(data, halfClose);
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.body)).toEqual({ message });
   });
 });

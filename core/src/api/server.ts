@@ -1,4 +1,5 @@
-import type { Readable } from "node:stream";
+import { STATUS_CODES } from "node:http";
+import type { Duplex, Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
@@ -17,6 +18,8 @@ import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
+/** JSON documents (create, update, …) are parsed whole; anything bigger is a mistake or abuse. */
+const JSON_BODY_LIMIT = 64 * 1024 * 1024;
 
 export interface ApiServerOptions {
   readonly https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean };
@@ -34,12 +37,13 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     ...(options.https ? { https: options.https } : {}),
     // Requests are not logged per line: the manager logs what matters (errors, placements).
     logger: false,
-    bodyLimit: 64 * 1024 * 1024,
+    bodyLimit: JSON_BODY_LIMIT,
     // Docker clients hold long streams (events, logs -f, attach): never time them out here.
     requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(ctx, err, socket),
     rewriteUrl(request) {
       const url = request.url ?? "/";
       const match = VERSION_PREFIX.exec(url.split("?")[0] ?? "");
@@ -95,7 +99,8 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     return payload;
   });
 
-  app.setErrorHandler((error: FastifyError | SwarmError, _request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | SwarmError, _request, reply) => {
+    const error = isSwarmError(thrown) ? thrown : (bodyError(thrown) ?? thrown);
     const status = isSwarmError(error) ? error.status : typeof error.statusCode === "number" ? error.statusCode : 500;
     if (status >= 500) ctx.logger.error(`HTTP error: ${error.message}`, { status });
     else ctx.logger.debug(`HTTP error: ${error.message}`, { status });
@@ -122,4 +127,59 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   systemExtraRoutes(app, ctx);
   for (const register of options.extraRoutes ?? []) register(app, ctx);
   return app;
+}
+
+/** Fastify's refusals of a request body, in Docker's words: a 400 that says what was wrong. */
+function bodyError(error: FastifyError): SwarmError | undefined {
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new SwarmError("BadRequest", `request body too large: JSON documents are limited to ${JSON_BODY_LIMIT / 1024 / 1024} MiB`);
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new SwarmError("BadRequest", "request body size did not match its Content-Length header");
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A request Node's HTTP parser refused, answered as dockerd's Go server would (a 400 and a closed
+ * connection), with a Docker-style body that says what was wrong instead of fastify's generic one.
+ */
+function answerClientError(ctx: ApiContext, err: Error & { code?: string; reason?: string }, socket: Duplex): void {
+  // A response already under way (an engine's answer to an upload whose body then broke) cannot
+  // be followed by another one; Node's own handler makes the same check.
+  const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (err.code === "ECONNRESET" || !socket.writable || answering) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = describeClientError(err);
+  ctx.logger.debug(`HTTP error: ${message}`, { status, code: err.code });
+  const body = JSON.stringify({ message });
+  socket.once("finish", () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
+      "Content-Type: application/json\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      "Connection: close\r\n\r\n" +
+      body,
+  );
+}
+
+function describeClientError(err: Error & { code?: string; reason?: string }): [number, string] {
+  switch (err.code) {
+    case "HPE_INVALID_EOF_STATE":
+      return [400, "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)"];
+    case "HPE_HEADER_OVERFLOW":
+      return [431, "request headers too large"];
+    case "HPE_INVALID_CONTENT_LENGTH":
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return [400, "invalid Content-Length header"];
+    case "HPE_INVALID_CHUNK_SIZE":
+      return [400, "invalid chunk size in a chunked request body"];
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return [408, "request timed out"];
+    default:
+      return [400, `malformed HTTP request: ${err.reason ?? err.message}`];
+  }
 }
