@@ -185,6 +185,49 @@ describe("container operations through the manager", () => {
     expect(await out("exec", "ops", "true")).toBe("");
   });
 
+  it("says which containers a shared name or ID prefix could mean", async () => {
+    const [node1, node2] = cluster.engines;
+    // The same name on both nodes: each engine allows it, the cluster cannot tell them apart.
+    await docker(node1!, ["create", "--network", "none", "--name", "twin", "busybox", "true"]);
+    await docker(node2!, ["create", "--network", "none", "--name", "twin", "busybox", "true"]);
+    // Seventeen IDs over sixteen hex digits: at least two share their first character.
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) ids.push((await docker(cluster.engines[i % 2]!, ["create", "--network", "none", "busybox", "true"])).stdout.trim());
+    const shared = [...new Set(ids.map((id) => id[0]!))].find((c) => ids.filter((id) => id.startsWith(c)).length > 1)!;
+    await waitFor({
+      what: "the manager did not learn of the containers created on the engines",
+      timeoutMs: 10_000,
+      probe: async () => ((await out("ps", "-aq", "--no-trunc")).split("\n").length >= ids.length + 2 ? true : undefined),
+    });
+    try {
+      const byName = await swarm("stop", "twin").then(() => "stopped", (err: Error) => err.message);
+      expect(byName).toContain("No such container: twin (2 containers have that name: node-1/twin, node-2/twin; name one as <node>/<name>)");
+      expect(await out("inspect", "-f", "{{.Name}}", "node-2/twin")).toBe("/twin");
+
+      const res = await request(`${manager.url}/v1.41/containers/${shared}/json`);
+      expect(res.statusCode).toBe(500);
+      expect(await res.body.json()).toEqual({ message: `Multiple IDs found with provided prefix: ${shared}` });
+    } finally {
+      await swarm("rm", "node-1/twin", "node-2/twin", ...ids);
+    }
+  });
+
+  it("addresses a container as <node>/<name> in every container command", async () => {
+    const node2 = cluster.engines[1]!.name;
+    await run("--name", "qualified", "-e", `constraint:node==${node2}`, "busybox", "sh", "-c", "echo hello-from-qualified; sleep 600");
+    const ref = `${node2}/qualified`;
+    expect(await out("inspect", "-f", "{{.Name}} {{.Node.Name}}", ref)).toBe(`/qualified ${node2}`);
+    expect(await out("logs", ref)).toBe("hello-from-qualified");
+    expect(await out("exec", ref, "cat", "/etc/hostname")).not.toBe("");
+    await fsp.writeFile(path.join(workDir, "note.txt"), "qualified\n");
+    await swarm("cp", path.join(workDir, "note.txt"), `${ref}:/tmp/note.txt`);
+    expect(await out("exec", ref, "cat", "/tmp/note.txt")).toBe("qualified");
+    await swarm("stop", "-t", "1", ref);
+    expect(await out("inspect", "-f", "{{.State.Running}}", ref)).toBe("false");
+    await swarm("rm", ref);
+    expect(await out("ps", "-a", "--filter", "name=qualified", "-q")).toBe("");
+  });
+
   it("docker rename", async () => {
     await run("--name", "before-rename", "busybox", "sleep", "600");
     await swarm("rename", "before-rename", "after-rename");

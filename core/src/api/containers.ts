@@ -13,8 +13,18 @@ type NameParams = { name: string };
 
 /** Finds a container or answers Docker's 404; refuses containers on unhealthy nodes (§7.1). */
 export function locateContainer(ctx: ApiContext, ref: string, options: { allowUnhealthy?: boolean } = {}): LocatedContainer {
-  const found = ctx.cluster.findContainer(ref);
-  if (!found) throw new SwarmError("NotFound", `No such container: ${ref}`);
+  const resolution = ctx.cluster.resolveContainer(ref);
+  if (!resolution) throw new SwarmError("NotFound", `No such container: ${ref}`);
+  if ("ambiguous" in resolution) {
+    // dockerd's own answer to an ID prefix it cannot resolve (a 500, as in dockerd 20.10).
+    if (resolution.ambiguous === "prefix") throw new SwarmError("Internal", `Multiple IDs found with provided prefix: ${ref}`);
+    const names = resolution.candidates.map((c) => `${c.engine.name}/${c.record.inspect.Name.replace(/^\//, "")}`).sort();
+    throw new SwarmError(
+      "NotFound",
+      `No such container: ${ref} (${names.length} containers have that name: ${names.join(", ")}; name one as <node>/<name>)`,
+    );
+  }
+  const found = resolution.found;
   if (!options.allowUnhealthy && !found.engine.isHealthy()) {
     throw new SwarmError("UnhealthyNode", `Container ${ref} running on unhealthy node ${found.engine.name}`);
   }

@@ -6,7 +6,7 @@ import { EventHub } from "../cluster/events.js";
 import { silentLogger } from "../host/logger.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import type { ApiContext } from "./context.js";
-import { createApiServer } from "./server.js";
+import { createApiServer, joinNodeQualifiedContainer } from "./server.js";
 
 function build(overrides: Partial<ApiContext> = {}) {
   const events = new EventHub();
@@ -151,5 +151,24 @@ describe("requests the HTTP layer refuses, on a real socket", () => {
     const answer = await exchange(data, halfClose);
     expect(answer.status).toBe(status);
     expect(JSON.parse(answer.body)).toEqual({ message });
+  });
+});
+
+describe("<node>/<name> container references in paths", () => {
+  const isNode = (segment: string) => segment === "node-1";
+  it.each([
+    ["GET", "/containers/node-1/web/json", "/containers/node-1%2Fweb/json"],
+    ["POST", "/containers/node-1/web/stop?t=1", "/containers/node-1%2Fweb/stop?t=1"],
+    ["PUT", "/containers/node-1/web/archive?path=/tmp", "/containers/node-1%2Fweb/archive?path=/tmp"],
+    ["DELETE", "/containers/node-1/web?force=1", "/containers/node-1%2Fweb?force=1"],
+    // A container named like the node, with an action: left alone.
+    ["GET", "/containers/node-1/json", "/containers/node-1/json"],
+    ["POST", "/containers/node-1/logs", "/containers/node-1/logs"],
+    // Not a node: left alone for the router to refuse or route.
+    ["GET", "/containers/node-9/web/json", "/containers/node-9/web/json"],
+    ["GET", "/containers/json", "/containers/json"],
+    ["GET", "/networks/node-1/front", "/networks/node-1/front"],
+  ])("%s %s → %s", (method, url, expected) => {
+    expect(joinNodeQualifiedContainer(url, method, isNode)).toBe(expected);
   });
 });

@@ -45,11 +45,13 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(ctx, err, socket),
     rewriteUrl(request) {
-      const url = request.url ?? "/";
+      let url = request.url ?? "/";
       const match = VERSION_PREFIX.exec(url.split("?")[0] ?? "");
-      if (!match) return url;
-      (request as { apiVersion?: string }).apiVersion = match[1];
-      return url.slice(match[1]!.length + 2) || "/";
+      if (match) {
+        (request as { apiVersion?: string }).apiVersion = match[1];
+        url = url.slice(match[1]!.length + 2) || "/";
+      }
+      return joinNodeQualifiedContainer(url, request.method ?? "GET", (segment) => isNodeName(ctx, segment));
     },
   }) as unknown as FastifyInstance;
 
@@ -182,4 +184,31 @@ function describeClientError(err: Error & { code?: string; reason?: string }): [
     default:
       return [400, `malformed HTTP request: ${err.reason ?? err.message}`];
   }
+}
+
+function isNodeName(ctx: ApiContext, segment: string): boolean {
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    return false;
+  }
+  return ctx.cluster.validatedEngines().some((engine) => engine.name === name || engine.id === name);
+}
+
+/**
+ * `<node>/<name>` names a container in every route (§4.4), but its slash would split the route's
+ * `:name` parameter (classic Swarm's router matched `{name:.*}`). When the segment after
+ * `/containers/` is a node of the cluster and a container name follows it (then an action, or
+ * nothing for DELETE), that slash is encoded so the router sees one parameter.
+ */
+export function joinNodeQualifiedContainer(url: string, method: string, isNode: (segment: string) => boolean): string {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const segments = path.split("/");
+  // ["", "containers", <node>, <name>, <action>…]
+  if (segments[1] !== "containers" || segments.length < 4 || segments[3] === "") return url;
+  if (segments.length === 4 && method !== "DELETE") return url;
+  if (!isNode(segments[2]!)) return url;
+  return `/containers/${segments[2]!}%2F${segments.slice(3).join("/")}${q < 0 ? "" : url.slice(q)}`;
 }

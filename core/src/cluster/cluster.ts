@@ -6,7 +6,7 @@ import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { Engine, EngineError, type ContainerRecord, type EngineOptions } from "../engines/engine.js";
 import type { DockerEvent, NetworkResource } from "../engines/docker-types.js";
-import { findContainer, type ContainerLike } from "../scheduler/lookup.js";
+import { resolveContainer, type ContainerLike, type ContainerResolution } from "../scheduler/lookup.js";
 import { SwarmLabels, normalizeConfig, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
@@ -213,13 +213,23 @@ export class Cluster implements ClusterBackend {
 
   /** Container lookup across the cluster with classic Swarm's rules (§4.4). */
   findContainer(ref: string): LocatedContainer | undefined {
+    const resolution = this.resolveContainer(ref);
+    return resolution && "found" in resolution ? resolution.found : undefined;
+  }
+
+  /** Like `findContainer`, but a name or ID prefix several containers share says which they are. */
+  resolveContainer(ref: string): ContainerResolution<LocatedContainer> {
     // Clients mostly use the full ID the create returned: a map hit, not a scan of the cluster.
     for (const engine of this.engines.values()) {
       const record = engine.containers.get(ref);
-      if (record) return { engine, record };
+      if (record) return { found: { engine, record } };
     }
-    const found = findContainer(this.containerEntries(), ref);
-    return found ? { engine: found.engine, record: found.record } : undefined;
+    const resolution = resolveContainer(this.containerEntries(), ref);
+    if (!resolution) return undefined;
+    const located = ({ engine, record }: ContainerEntry): LocatedContainer => ({ engine, record });
+    return "found" in resolution
+      ? { found: located(resolution.found) }
+      : { ambiguous: resolution.ambiguous, candidates: resolution.candidates.map(located) };
   }
 
   /** Every container in the mirror with its engine. */
