@@ -84,7 +84,9 @@ describe("networks, volumes, system df and plugins across nodes", () => {
     it("inspects a node's network by <node>/<name>, and refuses an ambiguous plain name", async () => {
       const inspected = await swarm("network", "inspect", "-f", "{{.Name}} {{.Driver}}", "node-1/host");
       expect(inspected.stdout.trim()).toBe("host host");
-      expect(await failure("network", "inspect", "host")).toContain("No such network: host");
+      expect(await failure("network", "inspect", "host")).toContain(
+        "No such network: host (2 networks have that name: node-1/host, node-2/host; name one as <node>/<name>)",
+      );
     });
 
     it("creates on the named node or the best one, defaulting to the engine's bridge driver", async () => {
@@ -152,7 +154,9 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       const inspected = await swarm("volume", "inspect", "-f", "{{.Name}} {{.Driver}}", "node-1/only-one");
       expect(inspected.stdout.trim()).toBe("only-one local");
       expect((await swarm("volume", "inspect", "-f", "{{.Name}}", "only-one")).stdout.trim()).toBe("only-one");
-      expect(await failure("volume", "inspect", "shared")).toContain("No such volume: shared");
+      expect(await failure("volume", "inspect", "shared")).toContain(
+        "No such volume: shared (2 volumes have that name: node-1/shared, node-2/shared; name one as <node>/<name>)",
+      );
     });
 
     it("removes from every node holding it, refuses one in use, and prunes", async () => {

@@ -6,7 +6,7 @@ import type { Engine } from "../engines/engine.js";
 import type { ContainerInspect, ContainerSummary, DockerPort } from "../engines/docker-types.js";
 import type { ContainerConfig } from "../extension-points/model.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { labelMatches, parseFilters, query, queryBool, queryInt, type ApiContext } from "./context.js";
+import { labelMatches, noSuch, parseFilters, query, queryBool, queryInt, type ApiContext } from "./context.js";
 import { proxyToEngine, rawQuery } from "./proxy.js";
 
 type NameParams = { name: string };
@@ -18,11 +18,8 @@ export function locateContainer(ctx: ApiContext, ref: string, options: { allowUn
   if ("ambiguous" in resolution) {
     // dockerd's own answer to an ID prefix it cannot resolve (a 500, as in dockerd 20.10).
     if (resolution.ambiguous === "prefix") throw new SwarmError("Internal", `Multiple IDs found with provided prefix: ${ref}`);
-    const names = resolution.candidates.map((c) => `${c.engine.name}/${c.record.inspect.Name.replace(/^\//, "")}`).sort();
-    throw new SwarmError(
-      "NotFound",
-      `No such container: ${ref} (${names.length} containers have that name: ${names.join(", ")}; name one as <node>/<name>)`,
-    );
+    const names = resolution.candidates.map((c) => `${c.engine.name}/${c.record.inspect.Name.replace(/^\//, "")}`);
+    throw new SwarmError("NotFound", noSuch("container", ref, names));
   }
   const found = resolution.found;
   if (!options.allowUnhealthy && !found.engine.isHealthy()) {

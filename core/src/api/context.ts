@@ -87,3 +87,13 @@ export function labelMatches(labels: Readonly<Record<string, string>>, filter: s
   if (eq < 0) return Object.hasOwn(labels, filter);
   return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
+
+/**
+ * `No such <kind>: <ref>`, the text scripts match on, with the node-qualified names a plain name
+ * could have meant when several nodes hold one (`node-1/web`, `node-2/web`).
+ */
+export function noSuch(kind: "container" | "network" | "volume", ref: string, sameName: readonly string[] = [], colon = true): string {
+  const base = `No such ${kind}${colon ? ":" : ""} ${ref}`;
+  if (sameName.length < 2) return base;
+  return `${base} (${sameName.length} ${kind}s have that name: ${[...sameName].sort().join(", ")}; name one as <node>/<name>)`;
+}

@@ -6,7 +6,7 @@ import { EngineError, engineMessage, isConnectionError, type Engine } from "../e
 import type { NetworkResource } from "../engines/docker-types.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { SwarmLabels, normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
-import { labelMatches, parseFilters, query, type ApiContext } from "./context.js";
+import { labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachEngine, refreshAll, throwFailures, topEngine } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
@@ -42,7 +42,7 @@ export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: Wildcard }>("/networks/*", async (request, reply) => {
     const ref = request.params["*"];
     const found = ctx.cluster.findNetwork(ref);
-    if (!found) throw new SwarmError("NotFound", `No such network: ${ref}`);
+    if (!found) throw new SwarmError("NotFound", noSuch("network", ref, networksNamed(ctx, ref)));
     await proxyToEngine(found.engine, request, reply, { path: `/networks/${found.network.Id}` });
   });
 
@@ -207,7 +207,7 @@ async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
 async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, ref: string): Promise<void> {
   const found = ctx.cluster.findNetwork(ref);
   // Classic Swarm's delete message has no colon; scripts match on it.
-  if (!found) throw new SwarmError("NotFound", `No such network ${ref}`);
+  if (!found) throw new SwarmError("NotFound", noSuch("network", ref, networksNamed(ctx, ref), false));
   const { network } = found;
   const global = !isLocal(network);
   // A global network can be removed through any engine that sees it if its owner is down.
@@ -283,4 +283,12 @@ async function connectOrDisconnect(
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
   if (text === "") await reply.code(response.statusCode).send();
   else await reply.code(response.statusCode).header("content-type", "application/json").send(text);
+}
+
+/** `<node>/<name>` of every node-local network called `ref`: what a plain name could have meant. */
+function networksNamed(ctx: ApiContext, ref: string): string[] {
+  const bare = ref.startsWith("/") ? ref.slice(1) : ref;
+  return ctx.cluster.validatedEngines().flatMap((engine) =>
+    [...engine.networks.values()].filter((n) => n.Name === bare && isLocal(n)).map((n) => `${engine.name}/${n.Name}`),
+  );
 }

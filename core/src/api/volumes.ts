@@ -5,7 +5,7 @@ import type { Engine } from "../engines/engine.js";
 import type { VolumeResource } from "../engines/docker-types.js";
 import { SwarmError } from "../errors/catalog.js";
 import { SwarmLabels, normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
-import { labelMatches, parseFilters, query, type ApiContext } from "./context.js";
+import { labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachEngine, refreshAll, throwFailures } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
@@ -37,7 +37,13 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: Wildcard }>("/volumes/*", async (request, reply) => {
     const ref = request.params["*"];
     const found = findVolume(ctx.cluster, ref);
-    if (!found) throw new SwarmError("NotFound", `No such volume: ${ref}`);
+    if (!found) {
+      const sameName = ctx.cluster.validatedEngines().flatMap((engine) => {
+        const volume = volumeOnEngine(engine, ref);
+        return volume ? [`${engine.name}/${volume.Name}`] : [];
+      });
+      throw new SwarmError("NotFound", noSuch("volume", ref, sameName));
+    }
     await proxyToEngine(found.engine, request, reply, { path: `/volumes/${found.volume.Name}` });
   });
 
