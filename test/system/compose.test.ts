@@ -33,6 +33,20 @@ services:
     network_mode: none
 `;
 
+/**
+ * Compose's default: a `<project>_default` bridge network. The manager creates it on one node and
+ * pins every container attached to it there, so the services reach each other by name.
+ */
+const NETWORKED_FILE = `version: "2.4"
+services:
+  api:
+    image: busybox
+    command: sh -c "sleep 600"
+  db:
+    image: busybox
+    command: sh -c "sleep 600"
+`;
+
 /** docker-compose 1.29 (Python, docker-py) against the manager, as a classic Swarm user ran it. */
 describe("docker-compose through the manager", () => {
   let cluster: TestEngines;
@@ -40,14 +54,16 @@ describe("docker-compose through the manager", () => {
   let dir: string;
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
-  const compose = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+  const compose = (...args: string[]) => runCompose(["-p", "demo", ...args]);
+  const composeNetworked = (...args: string[]) => runCompose(["-p", "netdemo", "-f", "networked.yml", ...args]);
+  const runCompose = (args: string[]): Promise<{ stdout: string; stderr: string }> =>
     new Promise((resolve, reject) => {
       const env: NodeJS.ProcessEnv = {};
       // No inherited DOCKER_*/COMPOSE_* setting may point compose elsewhere.
       for (const [key, value] of Object.entries(process.env)) if (!/^(DOCKER_|COMPOSE_)/.test(key)) env[key] = value;
       execFile(
         COMPOSE,
-        ["-p", "demo", ...args],
+        args,
         {
           cwd: dir,
           env: { ...env, DOCKER_HOST: manager.dockerHost, DOCKER_CONFIG: path.join(dir, ".docker"), HOME: dir },
@@ -74,6 +90,7 @@ describe("docker-compose through the manager", () => {
     await ensureBusyboxImage(cluster.engines);
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-compose-"));
     await fsp.writeFile(path.join(dir, "docker-compose.yml"), COMPOSE_FILE);
+    await fsp.writeFile(path.join(dir, "networked.yml"), NETWORKED_FILE);
     manager = await startTestManager({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
@@ -82,7 +99,10 @@ describe("docker-compose through the manager", () => {
   });
 
   afterAll(async () => {
-    if (manager) await compose("down", "-t", "1").catch(() => undefined);
+    if (manager) {
+      await compose("down", "-t", "1").catch(() => undefined);
+      await composeNetworked("down", "-t", "1").catch(() => undefined);
+    }
     await manager?.stop();
     await cluster?.stopAll();
     if (dir) await fsp.rm(dir, { recursive: true, force: true });
@@ -119,6 +139,23 @@ describe("docker-compose through the manager", () => {
     const logs = await compose("logs", "--no-color");
     expect(logs.stdout).toMatch(/web_1\s+\| web-up/);
     expect(logs.stdout).toMatch(/worker_1\s+\| worker-up/);
+  });
+
+  it("puts a project on its default network on that network's node, where services reach each other by name", async () => {
+    const up = await composeNetworked("up", "-d", "--scale", "api=2");
+    expect(up.stderr).toContain('Creating network "netdemo_default" with the default driver');
+    const networks = (await swarm("network", "ls", "--filter", "name=netdemo_default", "--format", "{{.Name}}")).stdout.trim().split("\n");
+    expect(networks).toHaveLength(1);
+    const node = networks[0]!.split("/")[0];
+    const containers = (await swarm("ps", "--filter", "label=com.docker.compose.project=netdemo", "--format", "{{.Names}}")).stdout.trim().split("\n");
+    expect(containers.sort()).toEqual([`${node}/netdemo_api_1`, `${node}/netdemo_api_2`, `${node}/netdemo_db_1`]);
+    // The engine's embedded DNS answers service names on the project's network.
+    const lookup = await swarm("exec", "netdemo_api_1", "nslookup", "db");
+    expect(lookup.stdout).toMatch(/Address: \d+\.\d+\.\d+\.\d+/);
+
+    const down = await composeNetworked("down", "-t", "1");
+    expect(down.stderr).toContain("Removing network netdemo_default");
+    expect((await swarm("network", "ls", "-q", "--filter", "name=netdemo_default")).stdout.trim()).toBe("");
   });
 
   it("takes the project down", async () => {
