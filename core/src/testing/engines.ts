@@ -4,7 +4,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, rmdirSync, un
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { request } from "undici";
+import { Client, request } from "undici";
 import {
   errorMessage,
   freePorts,
@@ -27,6 +27,18 @@ export interface StartEnginesOptions {
   readonly readyTimeoutMs?: number;
   /** Path to dockerd. Default: /usr/sbin/dockerd or /usr/bin/dockerd, whichever exists. */
   readonly dockerd?: string;
+  /**
+   * Serve TCP with mutual TLS (`--tlsverify`): clients need a certificate `caCert` signed. The
+   * engines' `url` is then `https://…`; reach them from tests through `socketPath`.
+   */
+  readonly tls?: EngineTlsFiles;
+}
+
+/** PEM file paths for a TLS engine. */
+export interface EngineTlsFiles {
+  readonly caCert: string;
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** One real dockerd, in its own UTS namespace so that its host name (and /info Name) is its node name. */
@@ -35,7 +47,7 @@ export interface TestEngine {
   readonly name: string;
   /** "127.0.0.1:PORT", the TCP address Swarm nodes are registered with. */
   readonly host: string;
-  /** "http://127.0.0.1:PORT". */
+  /** "http://127.0.0.1:PORT" ("https://…" with `tls`). */
   readonly url: string;
   readonly port: number;
   readonly socketPath: string;
@@ -78,7 +90,9 @@ export async function startEngines(n: number, options: StartEnginesOptions = {})
       const port = ports[index];
       if (port === undefined) throw new Error(`no port reserved for engine ${index + 1}`);
       const labels = options.labels?.(index) ?? {};
-      engines.push(await Engine.create(engineLayout(baseDir, index), port, labels, dockerd, options.readyTimeoutMs ?? READY_TIMEOUT_MS));
+      engines.push(
+        await Engine.create(engineLayout(baseDir, index), port, labels, dockerd, options.readyTimeoutMs ?? READY_TIMEOUT_MS, options.tls),
+      );
     }
     const results = await Promise.allSettled(engines.map((engine) => engine.start()));
     const failures = results.flatMap((r) => (r.status === "rejected" ? [errorMessage(r.reason)] : []));
@@ -151,10 +165,11 @@ class Engine implements TestEngine {
     readonly labels: Readonly<Record<string, string>>,
     dockerd: string,
     readyTimeoutMs: number,
+    tls: EngineTlsFiles | undefined,
   ) {
     this.name = layout.name;
     this.host = `127.0.0.1:${port}`;
-    this.url = `http://${this.host}`;
+    this.url = `${tls ? "https" : "http"}://${this.host}`;
     this.socketPath = layout.socketPath;
     this.dataRoot = layout.dataRoot;
     this.logFile = layout.logFile;
@@ -171,8 +186,12 @@ class Engine implements TestEngine {
       `--pidfile=${layout.pidFile}`,
       `-H=unix://${layout.socketPath}`,
       `-H=tcp://${this.host}`,
+      ...(tls ? ["--tlsverify", `--tlscacert=${tls.caCert}`, `--tlscert=${tls.cert}`, `--tlskey=${tls.key}`] : []),
       ...Object.entries(labels).map(([k, v]) => `--label=${k}=${v}`),
     ];
+    // A TLS engine's TCP side wants a client certificate: ask the same daemon on its socket.
+    const pingUrl = tls ? "http://localhost/_ping" : `${this.url}/_ping`;
+    const pingDispatcher = tls ? new Client("http://localhost", { socketPath: layout.socketPath }) : undefined;
     this.daemon = new RestartableProcess({
       name: `dockerd for ${this.name}`,
       // No --fork: unshare and sh both exec, so the pid we track is dockerd's own.
@@ -183,7 +202,7 @@ class Engine implements TestEngine {
       notReady: `dockerd for ${this.name} did not answer /_ping on ${this.host}`,
       readyTimeoutMs,
       ready: async (signal) => {
-        const res = await request(`${this.url}/_ping`, { signal, reset: true });
+        const res = await request(pingUrl, { signal, reset: true, ...(pingDispatcher ? { dispatcher: pingDispatcher } : {}) });
         const body = await res.body.text();
         return res.statusCode === 200 && body === "OK";
       },
@@ -201,6 +220,7 @@ class Engine implements TestEngine {
     labels: Record<string, string>,
     dockerd: string,
     readyTimeoutMs: number,
+    tls: EngineTlsFiles | undefined,
   ): Promise<Engine> {
     for (const key of Object.keys(labels)) {
       if (key === "" || key.includes("=")) {
@@ -211,7 +231,7 @@ class Engine implements TestEngine {
     // The one setting: each engine needs its own trust key, because /info ID is derived from it and the
     // default (/etc/docker/key.json) would give every engine the same ID. It exists only as a config-file key.
     await fsp.writeFile(layout.configFile, `${JSON.stringify({ "deprecated-key-path": path.join(layout.dir, "key.json") })}\n`);
-    return new Engine(layout, port, { ...labels }, dockerd, readyTimeoutMs);
+    return new Engine(layout, port, { ...labels }, dockerd, readyTimeoutMs, tls);
   }
 
   get pid(): number | undefined {

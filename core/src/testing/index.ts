@@ -2,7 +2,7 @@ export { freePort, freePorts, makeTempDir, registerCleanup, spawnManaged, waitFo
 export type { Cleanup, ExitInfo, ManagedProcess, SpawnManagedOptions, WaitForOptions } from "./processes.js";
 export type { ReaperEntry } from "./reaper.js";
 export { startEngines } from "./engines.js";
-export type { StartEnginesOptions, TestEngine, TestEngines } from "./engines.js";
+export type { EngineTlsFiles, StartEnginesOptions, TestEngine, TestEngines } from "./engines.js";
 export { docker, dockerHost, ensureBusyboxImage } from "./busybox.js";
 export type { DockerOptions, DockerResult, EngineTarget } from "./busybox.js";
 export { startEtcd } from "./etcd.js";

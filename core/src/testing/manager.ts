@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
-import { request } from "undici";
+import { readFileSync } from "node:fs";
+import { Agent, request, type Dispatcher } from "undici";
 import { freePort, makeTempDir, registerCleanup, spawnManaged, waitFor, type ManagedProcess } from "./processes.js";
 import { rmSync } from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -16,6 +17,11 @@ export interface StartTestManagerOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly readyTimeoutMs?: number;
+  /**
+   * The manager serves TLS (`args` carry `--tlsverify …`): the kit's own requests (readiness,
+   * `waitForHealthyNodes`) present this client certificate (PEM file paths).
+   */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
 }
 
 export interface TestManager {
@@ -23,7 +29,10 @@ export interface TestManager {
   readonly host: string;
   /** `tcp://127.0.0.1:PORT`, for `docker -H`. */
   readonly dockerHost: string;
+  /** `http://…`, or `https://…` with `tls`. */
   readonly url: string;
+  /** What the kit's requests to the manager go through (a client certificate with `tls`). */
+  readonly dispatcher: Dispatcher | undefined;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
   logTail(lines?: number): Promise<string>;
@@ -57,7 +66,16 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
     env: { ...process.env, ...options.env },
     graceMs: 10_000,
   });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const dispatcher = options.tls
+    ? new Agent({
+        connect: {
+          ca: readFileSync(options.tls.ca),
+          cert: readFileSync(options.tls.cert),
+          key: readFileSync(options.tls.key),
+        },
+      })
+    : undefined;
   const release = registerCleanup({
     name: `swarm manage pid ${proc.pid}`,
     dispose: async () => {
@@ -81,7 +99,7 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
       timeoutMs: options.readyTimeoutMs ?? 30_000,
       process: proc,
       probe: async (signal) => {
-        const response = await request(`${url}/_ping`, { signal });
+        const response = await request(`${url}/_ping`, { signal, dispatcher });
         const text = await response.body.text();
         return text === "OK" ? true : undefined;
       },
@@ -96,11 +114,13 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
     host: `127.0.0.1:${port}`,
     dockerHost: `tcp://127.0.0.1:${port}`,
     url,
+    dispatcher,
     process: proc,
     logTail: (lines) => proc.logTail(lines),
     async stop() {
       release();
       await proc.stop();
+      await dispatcher?.close();
       await fsp.rm(dir, { recursive: true, force: true });
     },
   };
@@ -115,7 +135,7 @@ export async function waitForHealthyNodes(manager: TestManager, count: number, t
     what: `the manager did not list ${count} healthy nodes`,
     timeoutMs,
     probe: async (signal) => {
-      const response = await request(`${manager.url}/info`, { signal });
+      const response = await request(`${manager.url}/info`, { signal, dispatcher: manager.dispatcher });
       const info = (await response.body.json()) as { SystemStatus?: Array<[string, string]> | null };
       const healthy = (info.SystemStatus ?? []).filter(([key, value]) => key === "  └ Status" && value === "Healthy").length;
       return healthy === count ? true : undefined;
