@@ -1,9 +1,22 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, spawnManaged, waitFor, type ManagedProcess } from "@swarm/core/testing";
+import { randomBytes, createHash } from "node:crypto";
+import {
+  docker,
+  ensureBusyboxImage,
+  freePort,
+  spawnManaged,
+  startEngines,
+  startTestManager,
+  waitFor,
+  waitForHealthyNodes,
+  type ManagedProcess,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
 
 /**
  * `--tlsverify`: the manager serves the Engine API over mutual TLS, as dockerd does, so
@@ -87,5 +100,74 @@ describe("swarm manage --tlsverify", () => {
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain("--tlscacert must be provided when using --tlsverify");
+  });
+});
+
+/**
+ * Engines that serve only mutual TLS (`dockerd --tlsverify`): the manager reaches them with its own
+ * certificate (classic Swarm used the `--tlscert` it serves with), on every path it has to an
+ * engine: its pool (info, create, logs), streamed uploads (cp) and hijacked streams (exec).
+ */
+describe("swarm manage --tlsverify in front of TLS engines", () => {
+  let dir: string;
+  let cluster: TestEngines;
+  let manager: TestManager;
+
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const swarm = (...args: string[]) => {
+    const result = spawnSync(
+      "docker",
+      ["-H", manager.dockerHost, "--tlsverify", "--tlscacert", "ca.pem", "--tlscert", "client-cert.pem", "--tlskey", "client-key.pem", ...args],
+      { cwd: dir, encoding: "utf8", env: { ...process.env, DOCKER_CONFIG: dir }, timeout: 60_000 },
+    );
+    if (result.status !== 0) throw new Error(`docker ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout.trim();
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "swt-tls-engines-"));
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=swarm test CA");
+    // The manager's certificate serves the CLI and identifies the manager to the engines.
+    await writeFile(path.join(dir, "manager.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+    await writeFile(path.join(dir, "engine.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+    await writeFile(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+    for (const [name, subject] of [["manager", "/CN=manager"], ["engine", "/CN=engine"], ["client", "/CN=client"]] as const) {
+      openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", subject);
+      openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}-cert.pem`, "-days", "1", "-extfile", `${name}.ext`);
+    }
+    cluster = await startEngines(2, {
+      tls: { caCert: path.join(dir, "ca.pem"), cert: path.join(dir, "engine-cert.pem"), key: path.join(dir, "engine-key.pem") },
+    });
+    await ensureBusyboxImage(cluster.engines.map((engine) => engine.socketPath));
+    manager = await startTestManager({
+      discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
+      args: ["--tlsverify", "--tlscacert", path.join(dir, "ca.pem"), "--tlscert", path.join(dir, "manager-cert.pem"), "--tlskey", path.join(dir, "manager-key.pem")],
+      tls: { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "client-cert.pem"), key: path.join(dir, "client-key.pem") },
+    });
+    await waitForHealthyNodes(manager, 2);
+  });
+
+  afterAll(async () => {
+    await manager?.stop();
+    await cluster?.stopAll();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("schedules, streams logs, copies both ways, execs and attaches over TLS on both sides", async () => {
+    expect(swarm("info", "--format", "{{.Containers}}")).toBe("0");
+    swarm("run", "-d", "--network", "none", "--name", "secure", "busybox", "sh", "-c", "echo over-tls; sleep 600");
+    expect(swarm("logs", "secure")).toBe("over-tls");
+    const data = randomBytes(2 * 1024 * 1024);
+    await writeFile(path.join(dir, "payload.bin"), data);
+    swarm("cp", path.join(dir, "payload.bin"), "secure:/tmp/payload.bin");
+    expect(swarm("exec", "secure", "sha256sum", "/tmp/payload.bin").split(" ")[0]).toBe(createHash("sha256").update(data).digest("hex"));
+    const node = swarm("inspect", "-f", "{{.Node.Name}}", "secure");
+    const direct = await docker(cluster.engines.find((e) => e.name === node)!.socketPath, ["inspect", "-f", "{{.Name}}", "secure"]);
+    expect(direct.stdout.trim()).toBe("/secure");
+    swarm("cp", "secure:/tmp/payload.bin", path.join(dir, "back.bin"));
+    expect(createHash("sha256").update(await readFile(path.join(dir, "back.bin"))).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+    // Attached output over both TLS hops, after the CLI half-closes its side.
+    expect(swarm("run", "--rm", "--network", "none", "busybox", "echo", "attached")).toBe("attached");
+    swarm("rm", "-f", "secure");
   });
 });

@@ -34,7 +34,9 @@ export interface ApiServerOptions {
  */
 export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {}): FastifyInstance {
   const app = Fastify({
-    ...(options.https ? { https: options.https } : {}),
+    // Half-open, as Node's plain HTTP server is: `docker exec` and `attach` close their side when
+    // stdin is done and still read the output. A TLS server would otherwise end its side too.
+    ...(options.https ? { https: { ...options.https, allowHalfOpen: true } } : {}),
     // Requests are not logged per line: the manager logs what matters (errors, placements).
     logger: false,
     bodyLimit: JSON_BODY_LIMIT,
