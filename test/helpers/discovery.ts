@@ -37,6 +37,8 @@ export function logDir(prefix: string): string {
     name: `discovery test logs in ${dir}`,
     dispose: async () => rmSync(dir, { recursive: true, force: true }),
     disposeSync: () => rmSync(dir, { recursive: true, force: true }),
+    // Vitest may end a worker with SIGKILL, which no exit handler survives: the reaper removes it then.
+    reaper: { kind: "dir", name: `discovery test logs in ${dir}`, path: dir },
   });
   return dir;
 }
