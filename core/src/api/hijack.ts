@@ -1,12 +1,11 @@
 import * as http from "node:http";
 import * as net from "node:net";
-import * as tls from "node:tls";
 import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { connectToEngine } from "../engines/connect.js";
 import type { Engine } from "../engines/engine.js";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { HOP_BY_HOP } from "./proxy.js";
-import { parseHostPort } from "../util/address.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
@@ -30,7 +29,6 @@ export interface HijackRoute {
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
 /** The request body of a hijack is a small JSON document (exec start); anything bigger is abuse. */
 const MAX_BODY = 1024 * 1024;
-const ENGINE_KEEPALIVE_MS = 30_000;
 
 const routesByApp = new WeakMap<FastifyInstance, HijackRoute[]>();
 
@@ -222,8 +220,6 @@ function forwardToEngine(
   { body, rest }: RequestBody,
 ): Promise<void> {
   const { engine } = target;
-  const { host, port } = parseHostPort(engine.addr);
-  const tlsOptions = engine.tls;
   const headers: Record<string, string | string[]> = {};
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(key)) headers[key] = value;
@@ -246,14 +242,7 @@ function forwardToEngine(
       path: enginePath,
       headers,
       // No agent: a hijacked connection is never returned to a pool.
-      createConnection: () => {
-        const socket = tlsOptions
-          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...tlsOptions })
-          : net.connect({ host, port });
-        socket.setKeepAlive(true, ENGINE_KEEPALIVE_MS);
-        socket.setNoDelay(true);
-        return socket;
-      },
+      createConnection: () => connectToEngine(engine.addr, engine.tls),
     });
     // A client that leaves before the engine answered must not leave the engine request behind.
     const onClientGone = () => {

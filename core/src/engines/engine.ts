@@ -8,6 +8,7 @@ import type { ContainerView, ImageView, NodeHealth, NodeView } from "../extensio
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
+import type { EngineTls } from "./connect.js";
 import { sendUpload } from "./upload.js";
 import type {
   ContainerInspect,
@@ -25,7 +26,7 @@ export interface EngineOptions {
   readonly refreshMin: number;
   readonly refreshMax: number;
   readonly overcommit: number;
-  readonly tls: { ca?: Buffer | undefined; cert: Buffer; key: Buffer } | undefined;
+  readonly tls: EngineTls | undefined;
   readonly logger: Logger;
   /** Every engine event after the mirror has applied it, and the manager's own swarm events. */
   readonly onEvent: (engine: Engine, event: DockerEvent) => void;

@@ -1,14 +1,13 @@
 import * as http from "node:http";
-import * as net from "node:net";
+import type * as net from "node:net";
 import type { Readable } from "node:stream";
-import * as tls from "node:tls";
-import { parseHostPort } from "../util/address.js";
 import { noteRelayedBytes } from "../util/reclaim.js";
+import { connectToEngine, type EngineTls } from "./connect.js";
 
 export interface UploadTarget {
   /** `host:port` of the engine. */
   readonly addr: string;
-  readonly tls: { ca?: Buffer | undefined; cert: Buffer; key: Buffer } | undefined;
+  readonly tls: EngineTls | undefined;
   readonly connectTimeoutMs: number;
 }
 
@@ -49,7 +48,6 @@ const MAX_UNSENT_BYTES = 1024 * 1024;
  * a handshake is noise, and nothing needs pooling.
  */
 export function sendUpload(target: UploadTarget, request: UploadRequest): Promise<UploadAnswer> {
-  const { host, port } = parseHostPort(target.addr);
   const headers: http.OutgoingHttpHeaders = {};
   for (const [key, value] of Object.entries(request.headers ?? {})) if (value !== undefined) headers[key] = value;
   headers.host = target.addr;
@@ -62,13 +60,7 @@ export function sendUpload(target: UploadTarget, request: UploadRequest): Promis
       headers,
       signal: request.signal,
       timeout: target.connectTimeoutMs,
-      createConnection: () => {
-        const socket = target.tls
-          ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...target.tls })
-          : net.connect({ host, port });
-        socket.setNoDelay(true);
-        return socket;
-      },
+      createConnection: () => connectToEngine(target.addr, target.tls),
     });
     const body = request.body;
     let answered = false;
