@@ -18,6 +18,20 @@ import {
   type TestManager,
 } from "@swarm/core/testing";
 
+function openssl(dir: string, ...args: string[]): void {
+  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+}
+
+/** A CA (`ca.pem`) in `dir`, and for each name `<name>-cert.pem` and `<name>-key.pem` it signed with those extensions. */
+async function issueCertificates(dir: string, certificates: ReadonlyArray<readonly [name: string, extensions: string]>): Promise<void> {
+  openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=swarm test CA");
+  for (const [name, extensions] of certificates) {
+    await writeFile(path.join(dir, `${name}.ext`), `${extensions}\n`);
+    openssl(dir, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", `/CN=${name}`);
+    openssl(dir, "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}-cert.pem`, "-days", "1", "-extfile", `${name}.ext`);
+  }
+}
+
 /**
  * `--tlsverify`: the manager serves the Engine API over mutual TLS, as dockerd does, so
  * `docker --tlsverify` works and a client without a certificate from the CA is refused.
@@ -27,19 +41,14 @@ describe("swarm manage --tlsverify", () => {
   let manager: ManagedProcess | undefined;
   let host: string;
 
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "swt-tls-"));
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=swarm test CA");
-    await writeFile(path.join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    await writeFile(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-    for (const [name, subject] of [["server", "/CN=127.0.0.1"], ["client", "/CN=client"]] as const) {
-      openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", subject);
-      openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}-cert.pem`, "-days", "1", "-extfile", `${name}.ext`);
-    }
+    await issueCertificates(dir, [
+      ["server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
+      ["client", "extendedKeyUsage=clientAuth"],
+    ]);
     // A second CA the manager does not trust, for the refused client.
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=stranger");
+    openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1", "-subj", "/CN=stranger");
 
     const port = await freePort();
     host = `127.0.0.1:${port}`;
@@ -113,7 +122,6 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
   let cluster: TestEngines;
   let manager: TestManager;
 
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const swarm = (...args: string[]) => {
     const result = spawnSync(
       "docker",
@@ -126,15 +134,12 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "swt-tls-engines-"));
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "1", "-subj", "/CN=swarm test CA");
-    // The manager's certificate serves the CLI and identifies the manager to the engines.
-    await writeFile(path.join(dir, "manager.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
-    await writeFile(path.join(dir, "engine.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-    await writeFile(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-    for (const [name, subject] of [["manager", "/CN=manager"], ["engine", "/CN=engine"], ["client", "/CN=client"]] as const) {
-      openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", subject);
-      openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}-cert.pem`, "-days", "1", "-extfile", `${name}.ext`);
-    }
+    await issueCertificates(dir, [
+      // The manager's certificate serves the CLI and identifies the manager to the engines.
+      ["manager", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"],
+      ["engine", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
+      ["client", "extendedKeyUsage=clientAuth"],
+    ]);
     cluster = await startEngines(2, {
       tls: { caCert: path.join(dir, "ca.pem"), cert: path.join(dir, "engine-cert.pem"), key: path.join(dir, "engine-key.pem") },
     });
