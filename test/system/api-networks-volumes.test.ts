@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   docker,
@@ -11,6 +12,7 @@ import {
   startEngines,
   startRegistry,
   startTestManager,
+  waitFor,
   waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
@@ -87,6 +89,39 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       expect(await failure("network", "inspect", "host")).toContain(
         "No such network: host (2 networks have that name: node-1/host, node-2/host; name one as <node>/<name>)",
       );
+    });
+
+    it("answers dockerd's 400 for an ID prefix several networks share, and removes none of them", async () => {
+      // Seventeen IDs over sixteen hex digits: at least two share their first character.
+      const created: string[] = [];
+      for (let i = 0; i < 17; i++) {
+        created.push((await docker(i % 2 === 0 ? node1 : node2, ["network", "create", `twin-${i}`])).stdout.trim());
+      }
+      try {
+        const everyId = [
+          ...lines((await docker(node1, ["network", "ls", "-q", "--no-trunc"])).stdout),
+          ...lines((await docker(node2, ["network", "ls", "-q", "--no-trunc"])).stdout),
+        ];
+        const shared = [...new Set(created.map((id) => id[0]!))].find((c) => created.filter((id) => id.startsWith(c)).length > 1)!;
+        const count = everyId.filter((id) => id.startsWith(shared)).length;
+        await waitFor({
+          what: "the manager did not learn of the networks created on the engines",
+          timeoutMs: 10_000,
+          probe: async () => (lines((await swarm("network", "ls", "-q")).stdout).length >= everyId.length ? true : undefined),
+        });
+
+        const inspected = await request(`${manager.url}/v1.41/networks/${shared}`);
+        expect(inspected.statusCode).toBe(400);
+        expect(await inspected.body.json()).toEqual({ message: `${count} matches found based on ID prefix: network ${shared} is ambiguous` });
+        expect(await failure("network", "rm", shared)).toContain(`network ${shared} is ambiguous (${count} matches found based on ID prefix)`);
+        expect(lines((await swarm("network", "ls", "-q", "--no-trunc", "--filter", "name=twin-")).stdout)).toHaveLength(17);
+        // A prefix only one of them has still names it.
+        const unique = created.find((id) => everyId.filter((other) => other.startsWith(id.slice(0, 12))).length === 1)!;
+        expect((await swarm("network", "inspect", "-f", "{{.Id}}", unique.slice(0, 12))).stdout.trim()).toBe(unique);
+      } finally {
+        await docker(node1, ["network", "rm", ...created.filter((_, i) => i % 2 === 0)]);
+        await docker(node2, ["network", "rm", ...created.filter((_, i) => i % 2 === 1)]);
+      }
     });
 
     it("creates on the named node or the best one, defaulting to the engine's bridge driver", async () => {

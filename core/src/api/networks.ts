@@ -42,7 +42,7 @@ export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: Wildcard }>("/networks/*", async (request, reply) => {
     const ref = request.params["*"];
     const found = ctx.cluster.findNetwork(ref);
-    if (!found) throw new SwarmError("NotFound", noSuch("network", ref, networksNamed(ctx, ref)));
+    if (!found) throw networkNotFound(ctx, ref, "inspect");
     await proxyToEngine(found.engine, request, reply, { path: `/networks/${found.network.Id}` });
   });
 
@@ -206,8 +206,7 @@ async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
 
 async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, ref: string): Promise<void> {
   const found = ctx.cluster.findNetwork(ref);
-  // Classic Swarm's delete message has no colon; scripts match on it.
-  if (!found) throw new SwarmError("NotFound", noSuch("network", ref, networksNamed(ctx, ref), false));
+  if (!found) throw networkNotFound(ctx, ref, "remove");
   const { network } = found;
   const global = !isLocal(network);
   // A global network can be removed through any engine that sees it if its owner is down.
@@ -260,7 +259,7 @@ async function connectOrDisconnect(
   const containerRef = body && typeof body === "object" && typeof body.Container === "string" ? body.Container : "";
   const container = containerRef === "" ? undefined : ctx.cluster.findContainer(containerRef);
   const onContainerEngine = container ? networkOnEngine(container.engine, ref) : undefined;
-  if (!anywhere && !onContainerEngine) throw new SwarmError("NotFound", `No such network: ${ref}`);
+  if (!anywhere && !onContainerEngine) throw networkNotFound(ctx, ref, "connect");
   if (containerRef === "") throw new SwarmError("NotFound", "Container is not specified");
   if (!container) throw new SwarmError("NotFound", `No such container: ${containerRef}`);
   const engine = container.engine;
@@ -283,6 +282,23 @@ async function connectOrDisconnect(
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
   if (text === "") await reply.code(response.statusCode).send();
   else await reply.code(response.statusCode).header("content-type", "application/json").send(text);
+}
+
+/**
+ * Why `ref` names no network: dockerd's 400 for an ID prefix several networks share (worded as
+ * dockerd words it for inspect and for the other routes), else the 404 with what a plain name
+ * held by several nodes could have meant. A global network seen by many nodes counts once.
+ */
+function networkNotFound(ctx: ApiContext, ref: string, route: "inspect" | "remove" | "connect"): SwarmError {
+  const bare = ref.startsWith("/") ? ref.slice(1) : ref;
+  const sameName = networksNamed(ctx, ref);
+  const prefixed = new Set(ctx.cluster.validatedEngines().flatMap((engine) => [...engine.networks.keys()].filter((id) => id.startsWith(bare))));
+  if (sameName.length < 2 && bare !== "" && prefixed.size > 1) {
+    const count = `${prefixed.size} matches found based on ID prefix`;
+    return new SwarmError("BadRequest", route === "inspect" ? `${count}: network ${ref} is ambiguous` : `network ${ref} is ambiguous (${count})`);
+  }
+  // Classic Swarm's delete message has no colon; scripts match on it.
+  return new SwarmError("NotFound", noSuch("network", ref, sameName, route !== "remove"));
 }
 
 /** `<node>/<name>` of every node-local network called `ref`: what a plain name could have meant. */
