@@ -1,7 +1,10 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fsp from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { promisify } from "node:util";
 import { request } from "undici";
 import {
   docker,
@@ -9,6 +12,7 @@ import {
   startEngines,
   startRegistry,
   startTestManager,
+  waitFor,
   waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
@@ -16,6 +20,52 @@ import {
   type TestRegistry,
 } from "@swarm/core/testing";
 import { startRegistrySearchFake, type RegistrySearchFake } from "../fakes/registry-search.js";
+
+const execFileAsync = promisify(execFile);
+
+interface TwinImage {
+  readonly archive: string;
+  readonly id: string;
+  readonly tag: string;
+}
+
+/**
+ * Two loadable image archives whose IDs share their first three hex digits. An image ID is the
+ * SHA-256 of the config the archive carries, so label values are tried until two digests collide.
+ */
+async function twinImages(dir: string): Promise<{ prefix: string; images: [TwinImage, TwinImage] }> {
+  const layerDir = path.join(dir, "twin-layer");
+  await fsp.mkdir(layerDir, { recursive: true });
+  await fsp.writeFile(path.join(layerDir, "twin.txt"), "twin\n");
+  const layer = path.join(dir, "twin-layer.tar");
+  await execFileAsync("tar", ["-cf", layer, "-C", layerDir, "twin.txt"]);
+  const diffId = createHash("sha256").update(await fsp.readFile(layer)).digest("hex");
+  const architecture = os.arch() === "x64" ? "amd64" : os.arch();
+  const configOf = (n: number) =>
+    JSON.stringify({ architecture, os: "linux", config: { Labels: { twin: String(n) } }, rootfs: { type: "layers", diff_ids: [`sha256:${diffId}`] } });
+  const idOf = (n: number) => createHash("sha256").update(configOf(n)).digest("hex");
+
+  const archive = async (n: number): Promise<TwinImage> => {
+    const id = idOf(n);
+    const tag = `twin-${n}:1`;
+    const imageDir = path.join(dir, `twin-${n}`);
+    await fsp.mkdir(path.join(imageDir, "layer"), { recursive: true });
+    await fsp.copyFile(layer, path.join(imageDir, "layer", "layer.tar"));
+    await fsp.writeFile(path.join(imageDir, `${id}.json`), configOf(n));
+    await fsp.writeFile(path.join(imageDir, "manifest.json"), JSON.stringify([{ Config: `${id}.json`, RepoTags: [tag], Layers: ["layer/layer.tar"] }]));
+    const file = path.join(dir, `twin-${n}.tar`);
+    await execFileAsync("tar", ["-cf", file, "-C", imageDir, "manifest.json", `${id}.json`, "layer/layer.tar"]);
+    return { archive: file, id: `sha256:${id}`, tag };
+  };
+
+  const seen = new Map<string, number>();
+  for (let n = 0; ; n++) {
+    const prefix = idOf(n).slice(0, 3);
+    const earlier = seen.get(prefix);
+    if (earlier !== undefined) return { prefix, images: [await archive(earlier), await archive(n)] };
+    seen.set(prefix, n);
+  }
+}
 
 /**
  * Images across three real engines through the manager, driven by the docker CLI (28.2): what
@@ -138,6 +188,34 @@ describe("images across nodes", () => {
     const viz = await request(`${manager.url}/images/viz`);
     expect(viz.statusCode).toBe(501);
     expect(await viz.body.json()).toEqual({ message: "Not supported in clustering mode." });
+  });
+
+  it("refuses an ID prefix two different images share instead of acting on both", async () => {
+    const { prefix, images } = await twinImages(workDir);
+    const [first, second] = engines();
+    await docker(first!, ["load", "-i", images[0].archive]);
+    await docker(second!, ["load", "-i", images[1].archive]);
+    try {
+      await waitFor({
+        what: "the manager did not learn of the images loaded on the engines",
+        timeoutMs: 10_000,
+        probe: async () => {
+          const ids = (await swarm("images", "-q", "--no-trunc")).stdout;
+          return images.every((image) => ids.includes(image.id)) ? true : undefined;
+        },
+      });
+      expect(await failure("image", "inspect", prefix)).toContain(`No such image: ${prefix}`);
+      expect(await failure("tag", prefix, "twin:copy")).toContain(`No such image: ${prefix}`);
+      expect(await failure("rmi", prefix)).toContain(`No such image ${prefix}`);
+      expect(await idOn(first!, images[0].tag)).toBe(images[0].id);
+      expect(await idOn(second!, images[1].tag)).toBe(images[1].id);
+      // A prefix only one of them has still names it.
+      const longer = images[1].id.slice("sha256:".length, "sha256:".length + 12);
+      expect((await swarm("image", "inspect", "-f", "{{.Id}}", longer)).stdout.trim()).toBe(images[1].id);
+    } finally {
+      await docker(first!, ["rmi", images[0].tag]).catch(() => undefined);
+      await docker(second!, ["rmi", images[1].tag]).catch(() => undefined);
+    }
   });
 
   it("saves from one node and loads onto every node", async () => {

@@ -84,7 +84,7 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: Wildcard }>("/images/*", async (request) => {
     const name = request.params["*"];
-    const engines = ctx.cluster.validatedEngines().filter((e) => e.images.some((image) => imageResolves(image, name)));
+    const engines = enginesResolving(ctx.cluster.validatedEngines(), name);
     // Classic Swarm's rmi message has no colon; scripts match on it.
     if (engines.length === 0) throw new SwarmError("NotFound", `No such image ${name}`);
     const results = await eachEngine(engines, (engine) =>
@@ -115,8 +115,28 @@ function splitAction(path: string, actions: readonly string[]): { name: string; 
  */
 function engineHolding(ctx: ApiContext, name: string, options: { anyTag?: boolean } = {}): Engine | undefined {
   const engines = ctx.cluster.validatedEngines().sort((a, b) => Number(b.isHealthy()) - Number(a.isHealthy()));
-  const match = options.anyTag ? imageMatches : imageResolves;
-  return engines.find((e) => e.images.some((image) => match(image, name)));
+  return enginesResolving(engines, name, options.anyTag ? referenceMatches : referenceResolves)[0];
+}
+
+/**
+ * The engines on which `name` means one and the same image. A tag or digest wins over an ID
+ * prefix, as in dockerd; an ID prefix that different images share means none of them, as a single
+ * dockerd answers "No such image", rather than tagging, pushing or removing unrelated images.
+ */
+function enginesResolving(
+  engines: readonly Engine[],
+  name: string,
+  byReference: (image: ImageSummary, name: string) => boolean = referenceResolves,
+): Engine[] {
+  const byName = engines.filter((e) => e.images.some((image) => byReference(image, name)));
+  if (byName.length > 0) return byName;
+  const ids = new Set<string>();
+  const holders = engines.filter((e) => {
+    const matching = e.images.filter((image) => idMatches(image, name));
+    for (const image of matching) ids.add(image.Id);
+    return matching.length > 0;
+  });
+  return ids.size === 1 ? holders : [];
 }
 
 /** The best node for an empty request: where classic Swarm sent search, auth and network creation. */
@@ -149,7 +169,10 @@ function idMatches(image: ImageSummary, name: string): boolean {
 
 /** Does `image` answer to `name` (§4.4): an ID or ID prefix, or a repository with equal or no tag. */
 export function imageMatches(image: ImageSummary, name: string): boolean {
-  if (idMatches(image, name)) return true;
+  return idMatches(image, name) || referenceMatches(image, name);
+}
+
+function referenceMatches(image: ImageSummary, name: string): boolean {
   const wanted = familiar(name);
   const repository = repositoryOf(wanted);
   const tag = wanted.length > repository.length ? wanted.slice(repository.length + 1) : undefined;
@@ -162,12 +185,11 @@ export function imageMatches(image: ImageSummary, name: string): boolean {
 }
 
 /**
- * Would dockerd resolve `name` to `image`: an ID prefix, `repo@digest`, or `repo:tag` with the tag
- * defaulting to `latest`. Stricter than imageMatches, so an operation forwarded by name cannot fail
- * on an engine that only holds another tag of the repository.
+ * Would dockerd resolve `name` to `image` by reference: `repo@digest`, or `repo:tag` with the tag
+ * defaulting to `latest`. Stricter than referenceMatches, so an operation forwarded by name cannot
+ * fail on an engine that only holds another tag of the repository.
  */
-export function imageResolves(image: ImageSummary, name: string): boolean {
-  if (idMatches(image, name)) return true;
+function referenceResolves(image: ImageSummary, name: string): boolean {
   const wanted = familiar(name);
   const repository = repositoryOf(wanted);
   const full = wanted.length > repository.length ? wanted : `${wanted}:latest`;
@@ -249,7 +271,7 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
 // ---- Tag -----------------------------------------------------------------------------------
 
 async function tagImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, name: string): Promise<void> {
-  const engines = ctx.cluster.validatedEngines().filter((e) => e.images.some((image) => imageResolves(image, name)));
+  const engines = enginesResolving(ctx.cluster.validatedEngines(), name);
   if (engines.length === 0) throw new SwarmError("NotFound", `No such image: ${name}`);
   const results = await eachEngine(engines, (engine) =>
     engine.send("POST", `/images/${name}/tag`, { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
