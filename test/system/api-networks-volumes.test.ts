@@ -306,6 +306,50 @@ describe("networks, volumes, system df and plugins across nodes", () => {
       for (const engine of [node1, node2]) expect((await docker(engine, ["plugin", "ls", "-q"])).stdout.trim()).toBe("");
     });
 
+    it("answers dockerd's 400 for an ID prefix that means different plugins, and removes none of them", async () => {
+      // Never enabled: a root filesystem of one file is enough.
+      const dir = path.join(workDir, "plugin-twins");
+      await fsp.mkdir(path.join(dir, "rootfs"), { recursive: true });
+      await fsp.writeFile(
+        path.join(dir, "config.json"),
+        JSON.stringify({
+          description: "swarm test plugin twin",
+          documentation: "https://example.invalid",
+          entrypoint: ["/marker"],
+          interface: { types: ["docker.swarmtest/1.0"], socket: "twin.sock" },
+          network: { type: "none" },
+        }),
+      );
+      const created: Array<{ engine: TestEngine; name: string; id: string }> = [];
+      // Plugin IDs are random: create on alternate nodes until one first character is on both.
+      const sharedAcrossNodes = () =>
+        created.find((a) => created.some((b) => b.engine !== a.engine && b.id[0] === a.id[0]))?.id[0];
+      try {
+        while (sharedAcrossNodes() === undefined && created.length < 48) {
+          const engine = created.length % 2 === 0 ? node1 : node2;
+          const name = `swarm-twin-${created.length}:1`;
+          // dockerd refuses to ingest a root filesystem blob it already holds.
+          await fsp.writeFile(path.join(dir, "rootfs", "marker"), `${name}\n`);
+          await docker(engine, ["plugin", "create", name, dir]);
+          created.push({ engine, name, id: (await docker(engine, ["plugin", "inspect", "-f", "{{.Id}}", name])).stdout.trim() });
+        }
+        const shared = sharedAcrossNodes()!;
+        expect(shared).toBeDefined();
+
+        expect(await failure("plugin", "rm", shared)).toContain(`multiple plugins found for "${shared}"`);
+        expect(await failure("plugin", "inspect", shared)).toContain(`multiple plugins found for "${shared}"`);
+        expect(lines((await swarm("plugin", "ls", "-q")).stdout)).toHaveLength(created.length);
+        // Node-qualified, the prefix means one plugin again.
+        const one = created.find((p) => p.id[0] === shared && created.filter((q) => q.engine === p.engine && q.id[0] === shared).length === 1);
+        if (one) {
+          const named = await swarm("plugin", "inspect", "-f", "{{.Name}}", `${one.engine.name}/${shared}`);
+          expect(named.stdout.trim()).toBe(one.name);
+        }
+      } finally {
+        for (const { engine, name } of created) await docker(engine, ["plugin", "rm", name]).catch(() => undefined);
+      }
+    });
+
     it("enables and disables a plugin on every node, and refuses to remove an enabled one", async () => {
       // dockerd enables a plugin once something accepts connections on its socket: a static
       // listener is the whole root filesystem. Its interface type is one dockerd never calls.

@@ -120,12 +120,9 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return;
       }
       case "upgrade": {
-        // One name per node: each holder upgrades its own copy.
-        const byName = new Map<string, Engine[]>();
-        for (const h of found) byName.set(h.name, [...(byName.get(h.name) ?? []), h.engine]);
-        if (byName.size > 1) throw new SwarmError("BadRequest", `plugin ${name} resolves to different plugins on different nodes`);
-        const [[plain = name, engines = []] = []] = [...byName];
-        await streamToEngines(ctx, request, reply, engines, `/plugins/${plain}/upgrade`, rawQuery(request.raw.url ?? ""));
+        // Each holder upgrades its own copy.
+        const engines = found.map((h) => h.engine);
+        await streamToEngines(ctx, request, reply, engines, `/plugins/${found[0]!.name}/upgrade`, rawQuery(request.raw.url ?? ""));
         return;
       }
       default:
@@ -154,6 +151,8 @@ function nameOn(found: ReadonlyArray<{ engine: Engine; name: string }>, engine: 
 
 /**
  * The nodes holding plugin `ref`, asked live. None → dockerd's own 404 (`plugin "x" not found`).
+ * A reference that means different plugins (an ID prefix shared on one node, or naming one plugin
+ * here and another there) gets dockerd's 400 for an ambiguous one, rather than acting on some.
  */
 async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): Promise<Array<{ engine: Engine; name: string }>> {
   const target = nodePrefixed(ctx, ref);
@@ -163,7 +162,10 @@ async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): P
     (engine) =>
       engine.json<PluginObject>("GET", `/plugins/${nameOn(candidates, engine)}/json`, { versionPrefix: versionPrefixOf(request) }),
   );
-  const found = results.flatMap((r) => (r.ok ? [{ engine: r.engine, name: nameOn(candidates, r.engine) }] : []));
+  const ambiguousOnANode = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 400);
+  if (ambiguousOnANode && !ambiguousOnANode.ok) throw ambiguousOnANode.error;
+  const found = results.flatMap((r) => (r.ok ? [{ engine: r.engine, name: nameOn(candidates, r.engine), plugin: r.value.Name }] : []));
+  if (new Set(found.map((h) => h.plugin)).size > 1) throw new SwarmError("BadRequest", `multiple plugins found for "${ref}"`);
   if (found.length > 0) return found;
   const notFound = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 404);
   if (notFound && !notFound.ok) throw notFound.error;
