@@ -34,6 +34,7 @@ export { defineConfig } from "./config/schema.js";
 export type { SwarmConfig } from "./config/schema.js";
 export { weighResources, formatBytes, ResourceReasons } from "./scheduler/resources.js";
 export type { ResourceWeight } from "./scheduler/resources.js";
-export { DEFAULT_KV_PATH, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, readKvTls } from "./discovery/kv.js";
+export { DEFAULT_KV_PATH, LEADER_KV_PATH, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, readKvTls } from "./discovery/kv.js";
 export type { KvDiscoveryUrl, KvDiscoveryUrlOptions, KvTls } from "./discovery/kv.js";
 export { untilAborted, withDeadline } from "./discovery/deadline.js";
+export { Notifications } from "./discovery/notifications.js";

@@ -101,17 +101,27 @@ describe("swarm manage when engines fail", () => {
     });
   });
 
-  it("refuses an unknown discovery scheme with the supported ones", async () => {
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [path.resolve("core/bin/swarm.js"), "manage", "-H", "127.0.0.1:0", "foo://bar"], {
+  /** `swarm manage -H 127.0.0.1:0 <args…>` expected to refuse to start: its exit code and stderr. */
+  const refusedManage = (...args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.resolve("core/bin/swarm.js"), "manage", "-H", "127.0.0.1:0", ...args], {
         stdio: ["ignore", "ignore", "pipe"],
       });
       let stderr = "";
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       child.once("exit", (code) => resolve({ code, stderr }));
     });
+
+  it("refuses an unknown discovery scheme with the supported ones", async () => {
+    const result = await refusedManage("foo://bar");
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("discovery service not supported: foo://");
     expect(result.stderr).toMatch(/supported: .*etcd:\/\/.*nodes:\/\//);
+  });
+
+  it("refuses replication over a discovery without a store to elect a primary in", async () => {
+    const result = await refusedManage("--replication", "--advertise", "127.0.0.1:4000", "nodes://127.0.0.1:2375");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Leader election is only supported with consul, etcd and zookeeper discovery.");
   });
 });

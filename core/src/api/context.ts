@@ -3,6 +3,7 @@ import type { Cluster } from "../cluster/cluster.js";
 import type { EventHub } from "../cluster/events.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError } from "../errors/catalog.js";
+import type { ReplicaRouting } from "./replica.js";
 
 /** What route handlers may use. */
 export interface ApiContext {
@@ -17,6 +18,8 @@ export interface ApiContext {
   readonly containerNameRefreshFilter: string;
   /** `[["Role","primary"]]` or the replica's lines. */
   readonly roleLines: () => Array<[string, string]>;
+  /** With `--replication`: where requests go while this manager is a replica. */
+  readonly replica?: ReplicaRouting | undefined;
 }
 
 /** The oldest API version every engine still accepts, the manager's floor. */

@@ -9,6 +9,7 @@ import { HOP_BY_HOP } from "./proxy.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
+import { relayUpgradeToPrimary } from "./replica.js";
 
 /** Where a hijacked request goes: the engine and the path it knows (full IDs, no version prefix). */
 export interface HijackTarget {
@@ -80,7 +81,11 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     live.add(socket);
     socket.once("close", () => live.delete(socket));
-    void handleUpgrade(ctx, routes, request, socket, head).catch((err: unknown) => {
+    const replica = ctx.replica;
+    const served = replica
+      ? relayUpgradeToPrimary(replica, request, socket, head, ctx.logger).then((relayed) => (relayed ? undefined : handleUpgrade(ctx, routes, request, socket, head)))
+      : handleUpgrade(ctx, routes, request, socket, head);
+    void served.catch((err: unknown) => {
       ctx.logger.error(`HTTP error: hijack failed: ${errorMessage(err)}`, { status: 500 });
       socket.destroy();
     });

@@ -13,6 +13,7 @@ import { imageRoutes } from "./images.js";
 import { buildRoutes } from "./build.js";
 import { networkRoutes } from "./networks.js";
 import { pluginRoutes } from "./plugins.js";
+import { relayToPrimary, servedByEveryManager } from "./replica.js";
 import { systemExtraRoutes } from "./system-extra.js";
 import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
@@ -70,6 +71,23 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   });
   // Everything else (tar archives, images, raw stdin) is streamed through untouched.
   app.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
+
+  const replica = ctx.replica;
+  if (replica) {
+    // A replica passes what it does not serve itself to the primary, before any check of its own:
+    // the primary's answer (its API version included) is the one the client gets.
+    app.addHook("onRequest", async (request, reply) => {
+      if (replica.isPrimary() || servedByEveryManager(request.originalUrl)) return;
+      reply.hijack();
+      if (!(await relayToPrimary(replica, request.raw, reply.raw, request.originalUrl, ctx.logger))) {
+        // Elected primary while the request waited: it is served here after all, from the top.
+        await new Promise<void>((resolve) => {
+          reply.raw.once("finish", resolve).once("close", resolve);
+          app.routing(request.raw, reply.raw);
+        });
+      }
+    });
+  }
 
   app.addHook("onRequest", async (request, reply) => {
     const apiVersion = clusterApiVersion(ctx.cluster);

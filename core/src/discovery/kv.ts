@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../extension-points/plugin.js";
-import { DEFAULT_KV_PATH } from "../host/builtins.js";
+import { DEFAULT_KV_PATH, LEADER_KV_PATH } from "../host/builtins.js";
 import { parseHostPort } from "../util/address.js";
 
 /**
@@ -11,7 +11,7 @@ import { parseHostPort } from "../util/address.js";
  * entries. Each store's plugin adds only how it talks to its store.
  */
 
-export { DEFAULT_KV_PATH };
+export { DEFAULT_KV_PATH, LEADER_KV_PATH };
 
 export interface KvDiscoveryUrl {
   /** `host:port` of every store member named in the URL. */

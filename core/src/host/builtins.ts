@@ -9,6 +9,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "@swarm/discovery-etcd",
   "@swarm/discovery-zk",
   "@swarm/discovery-consul",
+  "@swarm/leader-etcd",
   "@swarm/filter-health",
   "@swarm/filter-port",
   "@swarm/filter-containerslots",
@@ -38,5 +39,7 @@ export const DEFAULT_STRATEGY = "spread";
 export const NATIVE_BACKEND = "swarm";
 export const DEFAULT_HOST = "tcp://127.0.0.1:2375";
 export const DEFAULT_KV_PATH = "docker/swarm/nodes";
+/** The leader lock's key under the discovery URL's prefix, whatever `kv.path` says. */
+export const LEADER_KV_PATH = "docker/swarm/leader";
 export const VERSION = "0.1.0";
 export const GIT_COMMIT = "HEAD";

@@ -7,6 +7,7 @@ import { EventHub } from "../cluster/events.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { Discovery } from "../extension-points/discovery.js";
 import type { Logger } from "../extension-points/plugin.js";
+import { Replication } from "./replication.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { BUILTIN_PLUGINS } from "./builtins.js";
@@ -68,6 +69,13 @@ export function discoveryPlugin(host: PluginHost, url: string): LoadedPlugin {
   return plugin;
 }
 
+/** The leader elector for the discovery store `url` names; classic Swarm's refusal for any other. */
+function electorPlugin(host: PluginHost, url: string): LoadedPlugin {
+  const plugin = host.registry.leaderFor(splitDiscoveryUrl(url).scheme);
+  if (!plugin) throw new SwarmError("Config", "Leader election is only supported with consul, etcd and zookeeper discovery.");
+  return plugin;
+}
+
 /** Creates the discovery backend for `url` (used by manage, join and list). */
 export async function createDiscovery(
   host: PluginHost,
@@ -91,12 +99,6 @@ export async function createDiscovery(
  */
 export async function startManager(settings: ManagerSettings, logger: Logger): Promise<Manager> {
   for (const warning of settings.warnings) logger.warn(warning);
-  if (settings.replication.enabled) {
-    throw new SwarmError(
-      "Config",
-      "--replication is not supported by this version yet: run a single manager without --replication",
-    );
-  }
   const host = new PluginHost(logger);
   await loadPlugins(host, settings);
 
@@ -115,11 +117,13 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     seen.add(plugin.definition.name);
   }
   discoveryPlugin(host, settings.discovery);
+  const leaderPlugin = settings.replication.enabled ? electorPlugin(host, settings.discovery) : undefined;
   for (const listen of settings.hosts) parseListenAddress(listen);
 
   // Validate every option block before creating anything.
   const strategyOptions = host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]);
   const filterOptions = filterPlugins.map((p) => host.validateOptions(p, settings.pluginOptions[p.definition.name]));
+  const leaderOptions = leaderPlugin && host.validateOptions(leaderPlugin, settings.pluginOptions[leaderPlugin.definition.name]);
   for (const name of Object.keys(settings.pluginOptions)) {
     const known = ["filter", "strategy", "discovery", "leader", "backend"].some((k) => host.registry.get(k as never, name));
     if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
@@ -154,6 +158,18 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     scheduler,
   });
 
+  let replication: Replication | undefined;
+  if (leaderPlugin) {
+    const elector = await host.create("leader", leaderPlugin, leaderOptions, {
+      uri: splitDiscoveryUrl(settings.discovery),
+      ttl: settings.replication.ttl,
+      discoveryOptions: settings.discoveryOptions,
+    });
+    await host.start(`leader/${splitDiscoveryUrl(settings.discovery).scheme}`, elector.instance);
+    // resolveManagerSettings refuses --replication without --advertise.
+    replication = new Replication(elector.instance, settings.advertise ?? "", logger.child({ component: "replication" }));
+  }
+
   for (const f of filters) await host.start(`filter/${f.name}`, f.instance);
   await host.start(`strategy/${strategy.name}`, strategy.instance);
   await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
@@ -170,7 +186,13 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     cors: settings.cors,
     refreshOnNodeFilter: settings.refreshOnNodeFilter,
     containerNameRefreshFilter: settings.containerNameRefreshFilter,
-    roleLines: () => [["Role", "primary"]],
+    roleLines: () => replication?.roleLines() ?? [["Role", "primary"]],
+    replica: replication && {
+      isPrimary: () => replication.isPrimary(),
+      primary: (signal) => replication.primary(signal),
+      advertise: replication.advertise,
+      tls: settings.tls && { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key },
+    },
   };
   const tls = settings.tls;
   const app = createApiServer(ctx, {
@@ -181,6 +203,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
 
   const watchAbort = new AbortController();
   const watching = watchDiscovery(discovery, cluster, logger, watchAbort.signal);
+  replication?.start();
 
   const addresses: string[] = [];
   try {
@@ -201,6 +224,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     }
   } catch (err) {
     watchAbort.abort();
+    await replication?.stop();
     await cluster.stop();
     await host.stopAll();
     const message = errorMessage(err);
@@ -219,6 +243,8 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     stop() {
       stopping ??= (async () => {
         watchAbort.abort();
+        // Resigning first lets another manager take over at once rather than after the lock's TTL.
+        await replication?.stop();
         await app.close().catch(() => undefined);
         await cluster.stop();
         await host.stopAll();

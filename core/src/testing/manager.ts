@@ -22,6 +22,8 @@ export interface StartTestManagerOptions {
    * `waitForHealthyNodes`) present this client certificate (PEM file paths).
    */
   readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  /** `--replication --replication-ttl <ttl> --advertise <this manager's address>`. */
+  readonly replication?: { readonly ttl: string };
 }
 
 export interface TestManager {
@@ -54,6 +56,7 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
     "manage",
     "-H",
     `tcp://127.0.0.1:${port}`,
+    ...(options.replication ? ["--replication", "--replication-ttl", options.replication.ttl, "--advertise", `127.0.0.1:${port}`] : []),
     ...(options.args ?? []),
     ...(options.discovery === undefined ? [] : [options.discovery]),
   ];

@@ -1,5 +1,5 @@
 import type { Etcd3, IOptions, Lease, Watcher } from "etcd3";
-import { defineDiscovery, KvBackoff, parseKvDiscoveryUrl, parseKvEntries, readKvTls, untilAborted, type Discovery, type DiscoveryUpdate, type KvDiscoveryUrl } from "@swarm/core";
+import { defineDiscovery, KvBackoff, Notifications, parseKvDiscoveryUrl, parseKvEntries, readKvTls, untilAborted, type Discovery, type DiscoveryUpdate, type KvDiscoveryUrl } from "@swarm/core";
 
 /**
  * etcd discovery over the v3 API. `swarm join` puts `<dir>/<ip:port>` = `<ip:port>` under a lease of
@@ -19,34 +19,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function toError(err: unknown, context: string): Error {
   const message = err instanceof Error ? err.message : String(err);
   return new Error(`${context}: ${message}`, { cause: err });
-}
-
-/** A one-consumer queue of watch notifications, so events that arrive mid-yield are not lost. */
-class Notifications<T> {
-  private readonly items: T[] = [];
-  private wake: (() => void) | undefined;
-
-  push(item: T): void {
-    this.items.push(item);
-    this.wake?.();
-  }
-
-  /** Everything queued, waiting for at least one item; undefined once the signal aborts. */
-  async drain(signal: AbortSignal): Promise<T[] | undefined> {
-    while (this.items.length === 0) {
-      if (signal.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          signal.removeEventListener("abort", done);
-          this.wake = undefined;
-          resolve();
-        };
-        this.wake = done;
-        signal.addEventListener("abort", done, { once: true });
-      });
-    }
-    return this.items.splice(0);
-  }
 }
 
 /** Per-call deadline for unary etcd calls, so a black-holed member cannot stall a watch or a heartbeat. */

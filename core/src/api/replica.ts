@@ -1,0 +1,160 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Duplex } from "node:stream";
+import { errorMessage } from "../errors/catalog.js";
+import type { Logger } from "../extension-points/plugin.js";
+import { parseHostPort } from "../util/address.js";
+
+/** What the API needs to know of replication: where requests go while this manager is a replica. */
+export interface ReplicaRouting {
+  isPrimary(): boolean;
+  /** The primary's `host:port`, waiting until one is elected; rejects once `signal` aborts. */
+  primary(signal: AbortSignal): Promise<string>;
+  /** This manager's own `--advertise` address. */
+  readonly advertise: string;
+  /** The manager's own certificate, presented to the primary when the managers speak TLS. */
+  readonly tls: { readonly ca: Buffer | undefined; readonly cert: Buffer; readonly key: Buffer } | undefined;
+}
+
+/**
+ * Requests a replica answers itself (classic Swarm's rule): `_ping`, and `info` and `debug`, so
+ * `docker info` on a replica shows its own view and the primary it follows.
+ */
+export function servedByEveryManager(url: string): boolean {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  return path.endsWith("/_ping") || path.endsWith("/info") || path.endsWith("/debug");
+}
+
+/**
+ * Where a request goes: `here` when this manager serves it, else the primary's address, waited
+ * for while no primary is elected and the client stays connected.
+ */
+async function destination(routing: ReplicaRouting, url: string, client: NodeJS.EventEmitter): Promise<{ primary: string } | "here" | { error: string }> {
+  if (routing.isPrimary() || servedByEveryManager(url)) return "here";
+  const gone = new AbortController();
+  const onClose = () => gone.abort();
+  client.once("close", onClose);
+  try {
+    const primary = await routing.primary(gone.signal);
+    return primary === routing.advertise ? "here" : { primary };
+  } catch (err) {
+    return { error: `No elected primary cluster manager: ${errorMessage(err)}` };
+  } finally {
+    client.off("close", onClose);
+  }
+}
+
+/**
+ * Headers of one connection only. Unlike the engine proxy's list, Host and Content-Length stay:
+ * the request reaches the primary as the client sent it, and Node frames the body again.
+ */
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+
+function rawHeaderPairs(raw: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!CONNECTION_HEADERS.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  return kept;
+}
+
+function answer(res: http.ServerResponse, status: number, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ message }));
+}
+
+/**
+ * Passes a plain request to the primary and its answer back, streaming both ways (a long
+ * `docker events`, `logs -f` or upload included). The request leaves as the client sent it: same
+ * method, path with its `/vX.Y`, headers and body. Resolves false when this manager serves it.
+ */
+export async function relayToPrimary(
+  routing: ReplicaRouting,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: string,
+  logger: Logger,
+): Promise<boolean> {
+  const where = await destination(routing, url, res);
+  if (where === "here") return false;
+  if ("error" in where) {
+    answer(res, 500, where.error);
+    return true;
+  }
+  const { primary } = where;
+  const { host, port } = parseHostPort(primary);
+  const options: https.RequestOptions = { host, port, method: req.method, path: url, headers: rawHeaderPairs(req.rawHeaders) as unknown as http.OutgoingHttpHeaders, setHost: false };
+  const upstream = routing.tls
+    ? https.request({ ...options, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, agent: false })
+    : http.request({ ...options, agent: false });
+  upstream.once("response", (reply) => {
+    res.writeHead(reply.statusCode ?? 502, reply.statusMessage, rawHeaderPairs(reply.rawHeaders));
+    // Streams such as `docker events` must reach the client as they come.
+    res.flushHeaders();
+    reply.pipe(res);
+    reply.once("error", () => res.destroy());
+  });
+  upstream.once("error", (err) => {
+    logger.debug(`relaying ${req.method ?? "?"} ${url} to the primary ${primary} failed: ${err.message}`);
+    answer(res, 500, `Unable to reach primary cluster manager (${err.message}): ${primary}`);
+  });
+  res.once("close", () => upstream.destroy());
+  req.pipe(upstream);
+  return true;
+}
+
+/**
+ * Passes a hijacked request (attach, exec start) to the primary: its head as received, then
+ * every byte both ways until either side closes. Resolves false when this manager serves it.
+ */
+export async function relayUpgradeToPrimary(
+  routing: ReplicaRouting,
+  req: http.IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  logger: Logger,
+): Promise<boolean> {
+  const url = req.url ?? "/";
+  const where = await destination(routing, url, client);
+  if (where === "here") return false;
+  if ("error" in where) {
+    client.end(plainAnswer(500, where.error));
+    return true;
+  }
+  const { primary } = where;
+  const { host, port } = parseHostPort(primary);
+  const upstream: net.Socket = routing.tls
+    ? tls.connect({ host, port, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, ALPNProtocols: ["http/1.1"] })
+    : net.connect({ host, port });
+  const both = () => {
+    client.destroy();
+    upstream.destroy();
+  };
+  upstream.once("error", (err) => {
+    logger.debug(`relaying ${req.method ?? "?"} ${url} to the primary ${primary} failed: ${err.message}`);
+    if (upstream.bytesRead === 0 && client.writable) client.end(plainAnswer(500, `Unable to reach primary cluster manager (${err.message}): ${primary}`));
+    else both();
+  });
+  client.on("error", both);
+  upstream.once("close", () => client.end());
+  client.once("close", () => upstream.destroy());
+  const lines = [`${req.method ?? "GET"} ${url} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]!}: ${req.rawHeaders[i + 1]!}`);
+  upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
+  if (head.length > 0) upstream.write(head);
+  client.pipe(upstream);
+  upstream.pipe(client);
+  return true;
+}
+
+function plainAnswer(status: number, message: string): string {
+  const body = JSON.stringify({ message });
+  return (
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}

@@ -1,0 +1,158 @@
+import { readFile } from "node:fs/promises";
+import { request } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  docker,
+  ensureBusyboxImage,
+  startEngines,
+  startTestManager,
+  waitFor,
+  type ManagedProcess,
+  type TestEngine,
+  type TestEngines,
+  type TestManager,
+} from "@swarm/core/testing";
+import { MANAGER_ARGS, logDir, startJoin, waitForNodes, type DiscoveryStore } from "./discovery.js";
+
+/** The leader lock's TTL in these tests: long enough to tell a resignation from an expiry. */
+const REPLICATION_TTL = "6s";
+const TTL_MS = 6_000;
+
+export interface ReplicationSuite<Store extends DiscoveryStore> {
+  readonly title: string;
+  /** Prefix of the temp dir that keeps the join's log. */
+  readonly logPrefix: string;
+  startStore(logs: string): Promise<Store>;
+  /** The discovery URL every manager and the join use. */
+  url(store: Store): string;
+  /** Environment for every CLI process (join, manage). */
+  env?(store: Store): NodeJS.ProcessEnv;
+}
+
+type Role = { readonly role: "primary" } | { readonly role: "replica"; readonly primary: string };
+
+/** The manager's own view of its role, from `/info` (which every manager answers itself). */
+async function roleOf(manager: TestManager, signal?: AbortSignal): Promise<Role | undefined> {
+  const res = await request(`${manager.url}/info`, signal ? { signal } : {});
+  const info = (await res.body.json()) as { SystemStatus?: Array<[string, string]> | null };
+  const lines = new Map(info.SystemStatus ?? []);
+  const role = lines.get("Role");
+  if (role === "primary") return { role };
+  if (role === "replica") return { role, primary: lines.get("Primary") ?? "" };
+  return undefined;
+}
+
+async function waitForRole(manager: TestManager, wanted: Role, timeoutMs = 30_000): Promise<void> {
+  let last: Role | undefined;
+  try {
+    await waitFor({
+      what: `${manager.host} did not become ${JSON.stringify(wanted)}`,
+      timeoutMs,
+      intervalMs: 100,
+      process: manager.process,
+      probe: async (signal) => {
+        last = await roleOf(manager, signal);
+        return JSON.stringify(last) === JSON.stringify(wanted) ? true : undefined;
+      },
+    });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen ${JSON.stringify(last)}\nmanager log:\n${await manager.logTail(20)}`, { cause: err });
+  }
+}
+
+async function logOf(process: ManagedProcess): Promise<string> {
+  return readFile(process.logFile, "utf8");
+}
+
+/**
+ * Replicated managers (`--replication`) over one store, with a real engine and `swarm join`:
+ * who is primary, what a replica passes on, and how the lead moves when the primary dies or stops.
+ * The scenarios run in order and build on each other.
+ */
+export function describeReplication<Store extends DiscoveryStore>(suite: ReplicationSuite<Store>): void {
+  describe(suite.title, () => {
+    let cluster: TestEngines;
+    let store: Store;
+    let env: NodeJS.ProcessEnv = {};
+    let engine: TestEngine;
+    let join: ManagedProcess | undefined;
+    const managers: TestManager[] = [];
+
+    const startManager = async (): Promise<TestManager> => {
+      const manager = await startTestManager({ discovery: suite.url(store), args: [...MANAGER_ARGS], env, replication: { ttl: REPLICATION_TTL } });
+      managers.push(manager);
+      return manager;
+    };
+    const cli = (manager: TestManager, ...args: string[]) => docker(manager.dockerHost, args);
+
+    beforeAll(async () => {
+      const logs = logDir(suite.logPrefix);
+      [cluster, store] = await Promise.all([startEngines(1), suite.startStore(logs)]);
+      engine = cluster.engines[0]!;
+      env = suite.env?.(store) ?? {};
+      await ensureBusyboxImage(engine);
+      join = await startJoin(suite.url(store), engine.host, logs, env);
+    });
+
+    afterAll(async () => {
+      for (const manager of managers) await manager.stop();
+      await join?.stop();
+      await store?.dispose();
+      await cluster?.stopAll();
+    });
+
+    it("elects the first manager; the second is its replica and passes every request on to it", async () => {
+      const first = await startManager();
+      await waitForRole(first, { role: "primary" });
+      await waitForNodes(first, [engine.host], "the primary's engine");
+      const second = await startManager();
+      await waitForRole(second, { role: "replica", primary: first.host });
+
+      // `docker info` is the replica's own: its role and the primary it follows.
+      const info = (await cli(second, "info")).stdout;
+      expect(info).toContain("Role: replica");
+      expect(info).toContain(`Primary: ${first.host}`);
+      expect((await cli(first, "info")).stdout).toContain("Role: primary");
+
+      // Plain, streamed and hijacked requests through the replica reach the primary.
+      await cli(second, "run", "-d", "--name", "via-replica", "--network", "none", "busybox", "sh", "-c", "echo from-the-container; sleep 600");
+      expect((await cli(first, "ps", "--format", "{{.Names}}")).stdout).toContain("via-replica");
+      expect((await cli(second, "logs", "via-replica")).stdout.trim()).toBe("from-the-container");
+      expect((await cli(second, "exec", "via-replica", "echo", "exec-through-the-replica")).stdout.trim()).toBe("exec-through-the-replica");
+      const attached = await cli(second, "run", "--rm", "--network", "none", "busybox", "echo", "attached-through-the-replica");
+      expect(attached.stdout.trim()).toBe("attached-through-the-replica");
+      // The primary's errors come back as it sent them.
+      const missing = await cli(second, "logs", "ghost").then(
+        () => "succeeded",
+        (err: Error) => err.message,
+      );
+      expect(missing).toContain("No such container: ghost");
+
+      expect(await logOf(first.process)).toContain("Leader Election: Cluster leadership acquired");
+      expect(await logOf(second.process)).toContain(`New leader elected: ${first.host}`);
+    });
+
+    it("gives the lead to the replica once a killed primary's lock expires", async () => {
+      const [first, second] = managers as [TestManager, TestManager];
+      const killedAt = Date.now();
+      await first.process.kill();
+      await waitForRole(second, { role: "primary" }, 4 * TTL_MS);
+      // Nobody takes a lock that has not expired.
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS - 1_000);
+      expect(await logOf(second.process)).toContain("Leader Election: Cluster leadership acquired");
+
+      const third = await startManager();
+      await waitForRole(third, { role: "replica", primary: second.host });
+      expect((await cli(third, "ps", "--format", "{{.Names}}")).stdout).toContain("via-replica");
+    });
+
+    it("hands the lead on at once when the primary stops, without waiting for its lock to expire", async () => {
+      const [, second, third] = managers as [TestManager, TestManager, TestManager];
+      const stoppedAt = Date.now();
+      await second.stop();
+      await waitForRole(third, { role: "primary" }, 4 * TTL_MS);
+      expect(Date.now() - stoppedAt).toBeLessThan(TTL_MS);
+      await cli(third, "rm", "-f", "via-replica");
+    });
+  });
+}
