@@ -137,8 +137,9 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
       const killedAt = Date.now();
       await first.process.kill();
       await waitForRole(second, { role: "primary" }, 4 * TTL_MS);
-      // Nobody takes a lock that has not expired.
-      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS - 1_000);
+      // Nobody takes a lock that has not expired. Stores count the TTL from the last refresh, which
+      // the primary sends every third of it (or more often): the lock outlives the kill by 2/3 TTL at least.
+      expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS / 2);
       expect(await logOf(second.process)).toContain("Leader Election: Cluster leadership acquired");
 
       const third = await startManager();
@@ -151,7 +152,8 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
       const stoppedAt = Date.now();
       await second.stop();
       await waitForRole(third, { role: "primary" }, 4 * TTL_MS);
-      expect(Date.now() - stoppedAt).toBeLessThan(TTL_MS);
+      // Far sooner than an expiry, which could come 2/3 TTL after the last refresh at the earliest.
+      expect(Date.now() - stoppedAt).toBeLessThan(TTL_MS / 3);
       await cli(third, "rm", "-f", "via-replica");
     });
   });

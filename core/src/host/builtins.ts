@@ -10,6 +10,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "@swarm/discovery-zk",
   "@swarm/discovery-consul",
   "@swarm/leader-etcd",
+  "@swarm/leader-zk",
   "@swarm/filter-health",
   "@swarm/filter-port",
   "@swarm/filter-containerslots",
