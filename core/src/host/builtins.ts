@@ -9,6 +9,7 @@ export const BUILTIN_PLUGINS: readonly string[] = [
   "@swarm/discovery-etcd",
   "@swarm/discovery-zk",
   "@swarm/discovery-consul",
+  "@swarm/leader-consul",
   "@swarm/leader-etcd",
   "@swarm/leader-zk",
   "@swarm/filter-health",
