@@ -4,12 +4,15 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes, createHash } from "node:crypto";
+import { Etcd3 } from "etcd3";
+import { request } from "undici";
 import {
   docker,
   ensureBusyboxImage,
   freePort,
   spawnManaged,
   startEngines,
+  startEtcd,
   startTestManager,
   waitFor,
   waitForHealthyNodes,
@@ -122,15 +125,18 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
   let cluster: TestEngines;
   let manager: TestManager;
 
-  const swarm = (...args: string[]) => {
+  const swarmOn = (target: TestManager, ...args: string[]) => {
     const result = spawnSync(
       "docker",
-      ["-H", manager.dockerHost, "--tlsverify", "--tlscacert", "ca.pem", "--tlscert", "client-cert.pem", "--tlskey", "client-key.pem", ...args],
+      ["-H", target.dockerHost, "--tlsverify", "--tlscacert", "ca.pem", "--tlscert", "client-cert.pem", "--tlskey", "client-key.pem", ...args],
       { cwd: dir, encoding: "utf8", env: { ...process.env, DOCKER_CONFIG: dir }, timeout: 60_000 },
     );
     if (result.status !== 0) throw new Error(`docker ${args.join(" ")} failed: ${result.stderr}`);
     return result.stdout.trim();
   };
+  const swarm = (...args: string[]) => swarmOn(manager, ...args);
+  const managerTls = () => ["--tlsverify", "--tlscacert", path.join(dir, "ca.pem"), "--tlscert", path.join(dir, "manager-cert.pem"), "--tlskey", path.join(dir, "manager-key.pem")];
+  const clientTls = () => ({ ca: path.join(dir, "ca.pem"), cert: path.join(dir, "client-cert.pem"), key: path.join(dir, "client-key.pem") });
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "swt-tls-engines-"));
@@ -146,8 +152,8 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
     await ensureBusyboxImage(cluster.engines.map((engine) => engine.socketPath));
     manager = await startTestManager({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
-      args: ["--tlsverify", "--tlscacert", path.join(dir, "ca.pem"), "--tlscert", path.join(dir, "manager-cert.pem"), "--tlskey", path.join(dir, "manager-key.pem")],
-      tls: { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "client-cert.pem"), key: path.join(dir, "client-key.pem") },
+      args: managerTls(),
+      tls: clientTls(),
     });
     await waitForHealthyNodes(manager, 2);
   });
@@ -174,5 +180,40 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
     // Attached output over both TLS hops, after the CLI half-closes its side.
     expect(swarm("run", "--rm", "--network", "none", "busybox", "echo", "attached")).toBe("attached");
     swarm("rm", "-f", "secure");
+  });
+
+  it("relays a replica's requests to a TLS primary with the manager's own certificate", async () => {
+    const store = await startEtcd();
+    const replicated: TestManager[] = [];
+    try {
+      // The engines registered as `swarm join` would have: keys under the prefix's node directory.
+      const etcd = new Etcd3({ hosts: store.url });
+      for (const engine of cluster.engines) await etcd.put(`tls/docker/swarm/nodes/${engine.host}`).value(engine.host);
+      etcd.close();
+      const role = async (target: TestManager) => {
+        const res = await request(`${target.url}/info`, { dispatcher: target.dispatcher });
+        const status = ((await res.body.json()) as { SystemStatus?: Array<[string, string]> }).SystemStatus ?? [];
+        return status.filter(([key]) => key === "Role" || key === "Primary").map(([key, value]) => `${key}: ${value}`).join(", ");
+      };
+      for (const expected of ["Role: primary", "Role: replica, Primary: "]) {
+        const started = await startTestManager({ discovery: `etcd://${store.endpoint}/tls`, args: managerTls(), tls: clientTls(), replication: { ttl: "6s" } });
+        replicated.push(started);
+        const wanted = expected.endsWith(": ") ? `${expected}${replicated[0]!.host}` : expected;
+        await waitFor({
+          what: `${started.host} did not report "${wanted}"`,
+          timeoutMs: 30_000,
+          process: started.process,
+          probe: async () => ((await role(started)) === wanted ? true : undefined),
+        });
+      }
+      const [primary, replica] = replicated as [TestManager, TestManager];
+      await waitForHealthyNodes(primary, 2);
+      // Plain requests (create, start, wait) and the hijacked attach, both over TLS to the primary.
+      expect(swarmOn(replica, "run", "--rm", "--network", "none", "busybox", "echo", "through-the-tls-replica")).toBe("through-the-tls-replica");
+      expect(swarmOn(replica, "info", "--format", "{{range .SystemStatus}}{{index . 0}}={{index . 1}};{{end}}")).toContain(`Primary=${primary.host}`);
+    } finally {
+      for (const started of replicated) await started.stop();
+      await store.dispose();
+    }
   });
 });
