@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { silentLogger } from "../testing/builders.js";
@@ -62,10 +63,7 @@ describe("replica routing", () => {
       method: "POST",
       headers: { "content-type": "application/json", "x-label": "kept" },
       // A streamed body: chunked on the way in, framed again on the way out.
-      body: (async function* () {
-        yield '{"Image":';
-        yield '"busybox"}';
-      })(),
+      body: Readable.from(['{"Image":', '"busybox"}']),
     });
     expect(res.statusCode).toBe(201);
     expect(res.headers["api-version"]).toBe("1.41");
