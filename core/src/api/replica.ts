@@ -87,7 +87,7 @@ export async function relayToPrimary(
   }
   const { primary } = where;
   const { host, port } = parseHostPort(primary);
-  const options: https.RequestOptions = { host, port, method: req.method, path: url, headers: rawHeaderPairs(req.rawHeaders) as unknown as http.OutgoingHttpHeaders, setHost: false };
+  const options: https.RequestOptions = { host, port, method: req.method, path: url, headers: rawHeaderPairs(req.rawHeaders), setHost: false };
   const upstream = routing.tls
     ? https.request({ ...options, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, agent: false })
     : http.request({ ...options, agent: false });
