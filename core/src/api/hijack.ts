@@ -9,7 +9,7 @@ import { HOP_BY_HOP } from "./proxy.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
-import { relayUpgradeToPrimary } from "./replica.js";
+import { destinationOf, relayUpgradeToPrimary } from "./replica.js";
 
 /** Where a hijacked request goes: the engine and the path it knows (full IDs, no version prefix). */
 export interface HijackTarget {
@@ -81,11 +81,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     live.add(socket);
     socket.once("close", () => live.delete(socket));
-    const replica = ctx.replica;
-    const served = replica
-      ? relayUpgradeToPrimary(replica, request, socket, head, ctx.logger).then((relayed) => (relayed ? undefined : handleUpgrade(ctx, routes, request, socket, head)))
-      : handleUpgrade(ctx, routes, request, socket, head);
-    void served.catch((err: unknown) => {
+    void routeUpgrade(ctx, routes, request, socket, head).catch((err: unknown) => {
       ctx.logger.error(`HTTP error: hijack failed: ${errorMessage(err)}`, { status: 500 });
       socket.destroy();
     });
@@ -95,6 +91,15 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.addHook("preClose", async () => {
     for (const socket of live) socket.destroy();
   });
+}
+
+/** A replica passes the upgrade on to the primary (or refuses it while none is known); others serve it. */
+async function routeUpgrade(ctx: ApiContext, routes: readonly HijackRoute[], request: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+  const where = ctx.replica ? await destinationOf(ctx.replica, request.url ?? "/", client) : "here";
+  if (where === "here") return handleUpgrade(ctx, routes, request, client, head);
+  client.on("error", () => client.destroy());
+  if ("error" in where) return respondError(ctx, client, 500, where.error);
+  relayUpgradeToPrimary(ctx.replica!, where.primary, request, client, head, (status, message) => respondError(ctx, client, status, message));
 }
 
 async function handleUpgrade(

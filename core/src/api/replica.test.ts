@@ -4,7 +4,7 @@ import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { silentLogger } from "../testing/builders.js";
-import { relayToPrimary, servedByEveryManager, type ReplicaRouting } from "./replica.js";
+import { destinationOf, relayToPrimary, servedByEveryManager, type ReplicaRouting } from "./replica.js";
 
 const servers: http.Server[] = [];
 
@@ -24,8 +24,10 @@ async function replicaOf(primary: string | (() => Promise<string>)): Promise<str
     tls: undefined,
   };
   return listen((req, res) => {
-    void relayToPrimary(routing, req, res, req.url ?? "/", silentLogger).then((relayed) => {
-      if (!relayed) res.end("served by the replica");
+    void destinationOf(routing, req.url ?? "/", res).then((where) => {
+      if (where === "here") res.end("served by the replica");
+      else if ("error" in where) res.writeHead(500).end(where.error);
+      else relayToPrimary(routing, where.primary, req, res, req.url ?? "/", silentLogger);
     });
   });
 }

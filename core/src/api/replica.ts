@@ -28,11 +28,14 @@ export function servedByEveryManager(url: string): boolean {
   return path.endsWith("/_ping") || path.endsWith("/info") || path.endsWith("/debug");
 }
 
+/** Where a request goes: served here, passed to the primary, or refused while none is known. */
+export type Destination = "here" | { readonly primary: string } | { readonly error: string };
+
 /**
  * Where a request goes: `here` when this manager serves it, else the primary's address, waited
  * for while no primary is elected and the client stays connected.
  */
-async function destination(routing: ReplicaRouting, url: string, client: NodeJS.EventEmitter): Promise<{ primary: string } | "here" | { error: string }> {
+export async function destinationOf(routing: ReplicaRouting, url: string, client: NodeJS.EventEmitter): Promise<Destination> {
   if (routing.isPrimary() || servedByEveryManager(url)) return "here";
   const gone = new AbortController();
   const onClose = () => gone.abort();
@@ -70,22 +73,16 @@ function answer(res: http.ServerResponse, status: number, message: string): void
 /**
  * Passes a plain request to the primary and its answer back, streaming both ways (a long
  * `docker events`, `logs -f` or upload included). The request leaves as the client sent it: same
- * method, path with its `/vX.Y`, headers and body. Resolves false when this manager serves it.
+ * method, path with its `/vX.Y`, headers and body.
  */
-export async function relayToPrimary(
+export function relayToPrimary(
   routing: ReplicaRouting,
+  primary: string,
   req: http.IncomingMessage,
   res: http.ServerResponse,
   url: string,
   logger: Logger,
-): Promise<boolean> {
-  const where = await destination(routing, url, res);
-  if (where === "here") return false;
-  if ("error" in where) {
-    answer(res, 500, where.error);
-    return true;
-  }
-  const { primary } = where;
+): void {
   const { host, port } = parseHostPort(primary);
   const options: https.RequestOptions = { host, port, method: req.method, path: url, headers: rawHeaderPairs(req.rawHeaders), setHost: false };
   const upstream = routing.tls
@@ -104,28 +101,21 @@ export async function relayToPrimary(
   });
   res.once("close", () => upstream.destroy());
   req.pipe(upstream);
-  return true;
 }
 
 /**
  * Passes a hijacked request (attach, exec start) to the primary: its head as received, then
- * every byte both ways until either side closes. Resolves false when this manager serves it.
+ * every byte both ways until either side closes.
  */
-export async function relayUpgradeToPrimary(
+export function relayUpgradeToPrimary(
   routing: ReplicaRouting,
+  primary: string,
   req: http.IncomingMessage,
   client: Duplex,
   head: Buffer,
-  logger: Logger,
-): Promise<boolean> {
+  refuse: (status: number, message: string) => void,
+): void {
   const url = req.url ?? "/";
-  const where = await destination(routing, url, client);
-  if (where === "here") return false;
-  if ("error" in where) {
-    client.end(plainAnswer(500, where.error));
-    return true;
-  }
-  const { primary } = where;
   const { host, port } = parseHostPort(primary);
   const upstream: net.Socket = routing.tls
     ? tls.connect({ host, port, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, ALPNProtocols: ["http/1.1"] })
@@ -135,8 +125,7 @@ export async function relayUpgradeToPrimary(
     upstream.destroy();
   };
   upstream.once("error", (err) => {
-    logger.debug(`relaying ${req.method ?? "?"} ${url} to the primary ${primary} failed: ${err.message}`);
-    if (upstream.bytesRead === 0 && client.writable) client.end(plainAnswer(500, `Unable to reach primary cluster manager (${err.message}): ${primary}`));
+    if (upstream.bytesRead === 0 && client.writable) refuse(500, `Unable to reach primary cluster manager (${err.message}): ${primary}`);
     else both();
   });
   client.on("error", both);
@@ -148,13 +137,4 @@ export async function relayUpgradeToPrimary(
   if (head.length > 0) upstream.write(head);
   client.pipe(upstream);
   upstream.pipe(client);
-  return true;
-}
-
-function plainAnswer(status: number, message: string): string {
-  const body = JSON.stringify({ message });
-  return (
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
-    `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-  );
 }

@@ -13,7 +13,7 @@ import { imageRoutes } from "./images.js";
 import { buildRoutes } from "./build.js";
 import { networkRoutes } from "./networks.js";
 import { pluginRoutes } from "./plugins.js";
-import { relayToPrimary, servedByEveryManager } from "./replica.js";
+import { destinationOf, relayToPrimary } from "./replica.js";
 import { systemExtraRoutes } from "./system-extra.js";
 import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
@@ -77,15 +77,11 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     // A replica passes what it does not serve itself to the primary, before any check of its own:
     // the primary's answer (its API version included) is the one the client gets.
     app.addHook("onRequest", async (request, reply) => {
-      if (replica.isPrimary() || servedByEveryManager(request.originalUrl)) return;
+      const where = await destinationOf(replica, request.originalUrl, reply.raw);
+      if (where === "here") return;
+      if ("error" in where) throw new SwarmError("Internal", where.error);
       reply.hijack();
-      if (!(await relayToPrimary(replica, request.raw, reply.raw, request.originalUrl, ctx.logger))) {
-        // Elected primary while the request waited: it is served here after all, from the top.
-        await new Promise<void>((resolve) => {
-          reply.raw.once("finish", resolve).once("close", resolve);
-          app.routing(request.raw, reply.raw);
-        });
-      }
+      relayToPrimary(replica, where.primary, request.raw, reply.raw, request.originalUrl, ctx.logger);
     });
   }
 
