@@ -43,6 +43,7 @@ export class Cluster implements ClusterBackend {
   private readonly engines = new Map<string, Engine>();
   private readonly retryAt = new Map<Engine, number>();
   private readonly validating = new Set<Engine>();
+  private readonly engineEventListeners = new Set<(engine: Engine, event: DockerEvent) => void>();
   private pendingTimer: NodeJS.Timeout | undefined;
   private currentEntries: string[] = [];
   private ordered: Engine[] | undefined;
@@ -87,7 +88,7 @@ export class Cluster implements ClusterBackend {
     const engine = new Engine(addr, {
       ...this.options.engine,
       logger: this.options.logger.child({ engine: addr }),
-      onEvent: (source, event) => this.onEngineEvent(source, event),
+      onEvent: (source, event) => this.relayEngineEvent(source, event),
     });
     this.pendingEngines.set(addr, engine);
     void this.validate(engine);
@@ -156,8 +157,18 @@ export class Cluster implements ClusterBackend {
     }
   }
 
-  private onEngineEvent(engine: Engine, event: DockerEvent): void {
+  private relayEngineEvent(engine: Engine, event: DockerEvent): void {
     this.options.events.publish(event, { Name: engine.name, Id: engine.id, Addr: engine.addr, Ip: engine.ip });
+    for (const listener of this.engineEventListeners) listener(engine, event);
+  }
+
+  /**
+   * Every engine's events with the engine they came from, one just removed from discovery
+   * included (its `engine_disconnect` comes after it left the cluster). Returns the unsubscriber.
+   */
+  onEngineEvent(listener: (engine: Engine, event: DockerEvent) => void): () => void {
+    this.engineEventListeners.add(listener);
+    return () => this.engineEventListeners.delete(listener);
   }
 
   // ---- Views -------------------------------------------------------------------------------

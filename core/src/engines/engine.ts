@@ -422,6 +422,12 @@ export class Engine {
     return list.find((c) => c.Id === id);
   }
 
+  /** Puts back a record taken out of the mirror (a container that could not be rescheduled). */
+  restoreContainer(record: ContainerRecord): void {
+    this.containers.set(record.inspect.Id, record);
+    this.touch();
+  }
+
   dropContainer(idOrPrefix: string): void {
     for (const id of this.containers.keys()) {
       if (id === idOrPrefix || id.startsWith(idOrPrefix)) {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/context.js";
 import { createApiServer } from "../api/server.js";
 import { Cluster } from "../cluster/cluster.js";
+import { Rescheduler } from "../cluster/rescheduler.js";
 import { EventHub } from "../cluster/events.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { Discovery } from "../extension-points/discovery.js";
@@ -174,6 +175,8 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   await host.start(`strategy/${strategy.name}`, strategy.instance);
   await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
   cluster.start();
+  const rescheduler = new Rescheduler(cluster, logger.child({ component: "rescheduler" }), () => replication?.isPrimary() ?? true);
+  rescheduler.start();
   host.signal.addEventListener("abort", () => undefined);
 
   const ctx: ApiContext = {
@@ -225,6 +228,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   } catch (err) {
     watchAbort.abort();
     await replication?.stop();
+    await rescheduler.stop();
     await cluster.stop();
     await host.stopAll();
     const message = errorMessage(err);
@@ -245,6 +249,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
         watchAbort.abort();
         // Resigning first lets another manager take over at once rather than after the lock's TTL.
         await replication?.stop();
+        await rescheduler.stop();
         await app.close().catch(() => undefined);
         await cluster.stop();
         await host.stopAll();

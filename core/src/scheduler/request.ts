@@ -23,7 +23,7 @@ const ENV_KEYS = {
 
 type ListKey = (typeof ENV_KEYS)[keyof typeof ENV_KEYS];
 
-function readLabelList(labels: Record<string, string>, label: string): string[] {
+export function readLabelList(labels: Readonly<Record<string, string>>, label: string): string[] {
   const raw = labels[label];
   if (raw === undefined) return [];
   try {
