@@ -4,8 +4,9 @@ import type { Lifecycle, PluginContext, PluginDefinitionBase } from "./plugin.js
 /**
  * LeaderElector: decides which of several `swarm manage --replication` processes is primary.
  *
- * `campaign(candidate, signal)` yields every leadership change seen by this manager: first its
- * current role, then each change. It holds a lock with the context's `ttl` in the store, so a
+ * `campaign(candidate, signal)` yields this manager's role as the store tells it: first its current
+ * role, then whenever the store says something new (the host reports only actual changes, so an
+ * elector may repeat itself). An error ends the campaign; the host campaigns again 10 s later. It holds a lock with the context's `ttl` in the store, so a
  * dead primary is replaced after at most that long. `resign()` gives the lock up at once (on
  * shutdown); it must be safe to call when not primary.
  */

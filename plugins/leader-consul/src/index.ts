@@ -89,13 +89,6 @@ export default defineLeaderElector({
 
     return {
       async *campaign(candidate: string, signal: AbortSignal): AsyncIterable<LeadershipChange> {
-        let reported = "";
-        const news = (change: LeadershipChange): boolean => {
-          const text = change.role === "primary" ? "primary" : `replica of ${change.primary ?? "?"}`;
-          if (text === reported) return false;
-          reported = text;
-          return true;
-        };
         while (!signal.aborted) {
           const round = new AbortController();
           const onStop = () => round.abort(new Error("stopping"));
@@ -148,7 +141,7 @@ export default defineLeaderElector({
               }
               primary = item.Session === held;
               const change: LeadershipChange = primary ? { role: "primary" } : { role: "replica", primary: item.Value ?? undefined };
-              if (news(change)) yield change;
+              yield change;
             }
           } catch (err) {
             if (signal.aborted) return;
@@ -162,7 +155,7 @@ export default defineLeaderElector({
           if (signal.aborted) return;
           // The session expired under this manager.
           const lost: LeadershipChange = { role: "replica", primary: undefined };
-          if (news(lost)) yield lost;
+          yield lost;
         }
       },
 

@@ -61,13 +61,6 @@ export default defineLeaderElector({
 
     return {
       async *campaign(candidate: string, signal: AbortSignal): AsyncIterable<LeadershipChange> {
-        let reported = "";
-        const news = (change: LeadershipChange): boolean => {
-          const text = change.role === "primary" ? "primary" : `replica of ${change.primary ?? "?"}`;
-          if (text === reported) return false;
-          reported = text;
-          return true;
-        };
         while (!signal.aborted) {
           const events = new Notifications<KeyEvent>();
           const lease = client.lease(ttlSeconds);
@@ -99,7 +92,7 @@ export default defineLeaderElector({
               void release(lease);
               change = { role: "replica", primary: attempt.responses[0]?.response_range.kvs[0]?.value.toString() };
             }
-            if (news(change)) yield change;
+            yield change;
 
             // Until the key is free again (deleted, or this manager's lease gone), follow its value.
             let free = false;
@@ -111,14 +104,14 @@ export default defineLeaderElector({
                 if (event === "deleted" || (event === "lease lost" && held === lease)) free = true;
                 else if (typeof event === "object" && held !== lease) {
                   const followed: LeadershipChange = { role: "replica", primary: event.value };
-                  if (news(followed)) yield followed;
+                  yield followed;
                 }
               }
             }
             if (held === lease) {
               await release(lease);
               const lost: LeadershipChange = { role: "replica", primary: undefined };
-              if (news(lost)) yield lost;
+              yield lost;
             }
           } catch (err) {
             throw err instanceof Error && err.message.includes(where) ? err : toError(err, where);

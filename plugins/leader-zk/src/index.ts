@@ -70,13 +70,6 @@ export default defineLeaderElector({
 
     return {
       async *campaign(candidate: string, signal: AbortSignal): AsyncIterable<LeadershipChange> {
-        let reported = "";
-        const news = (change: LeadershipChange): boolean => {
-          const text = change.role === "primary" ? "primary" : `replica of ${change.primary ?? "?"}`;
-          if (text === reported) return false;
-          reported = text;
-          return true;
-        };
         while (!signal.aborted) {
           const events = new Notifications<NodeEvent>();
           let client: Client | undefined;
@@ -105,7 +98,7 @@ export default defineLeaderElector({
               if (stat === undefined) break;
               primary = stat.ephemeralOwner.equals(own.getSessionId());
               const change: LeadershipChange = primary ? { role: "primary" } : { role: "replica", primary: data?.toString() };
-              if (news(change)) yield change;
+              yield change;
               const batch = await events.drain(signal);
               if (batch === undefined) return;
               const failure = batch.find((event): event is Error => event instanceof Error);
@@ -114,7 +107,7 @@ export default defineLeaderElector({
             }
             if (primary) {
               const lost: LeadershipChange = { role: "replica", primary: undefined };
-              if (news(lost)) yield lost;
+              yield lost;
             }
           } catch (err) {
             throw err instanceof Error && err.message.includes(where) ? err : new Error(`${where}: ${String(err)}`, { cause: err });
