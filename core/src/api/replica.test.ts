@@ -45,6 +45,7 @@ describe("replica routing", () => {
     ["/v1.41/_ping", true],
     ["/v1.41/info?x=1", true],
     ["/debug", true],
+    ["/debug/pprof/heap", true],
     ["/v1.41/containers/json", false],
     ["/v1.41/containers/info/json", false],
   ])("%s is served by every manager: %s", (url, local) => {

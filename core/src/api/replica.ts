@@ -20,12 +20,13 @@ export interface ReplicaRouting {
 
 /**
  * Requests a replica answers itself (classic Swarm's rule): `_ping`, and `info` and `debug`, so
- * `docker info` on a replica shows its own view and the primary it follows.
+ * `docker info` on a replica shows its own view and the primary it follows. Everything under
+ * `/debug/` too: a profile asked of a replica is the replica's.
  */
 export function servedByEveryManager(url: string): boolean {
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
-  return path.endsWith("/_ping") || path.endsWith("/info") || path.endsWith("/debug");
+  return path.endsWith("/_ping") || path.endsWith("/info") || path.endsWith("/debug") || path.startsWith("/debug/");
 }
 
 /** Where a request goes: served here, passed to the primary, or refused while none is known. */

@@ -1,6 +1,7 @@
 import { chmod, rm } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/context.js";
+import { debugRoutes } from "../api/debug.js";
 import { createApiServer } from "../api/server.js";
 import { Cluster } from "../cluster/cluster.js";
 import { Rescheduler } from "../cluster/rescheduler.js";
@@ -199,6 +200,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   };
   const tls = settings.tls;
   const app = createApiServer(ctx, {
+    extraRoutes: settings.debug ? [debugRoutes] : [],
     ...(tls
       ? { https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.verify, rejectUnauthorized: tls.verify } }
       : {}),
