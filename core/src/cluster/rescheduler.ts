@@ -36,7 +36,10 @@ export class Rescheduler {
   private onEvent(engine: Engine, event: DockerEvent): void {
     if (event.Type !== "swarm" || !this.isPrimary()) return;
     if (event.Action === "engine_disconnect") this.enqueue(() => this.moveContainersOff(engine));
-    else if (event.Action === "engine_connect" || event.Action === "engine_reconnect") this.enqueue(() => this.removeDuplicates(engine));
+    // A connect follows a full load of the engine's containers; a reconnect follows an outage, so
+    // what changed meanwhile is read first.
+    else if (event.Action === "engine_connect") this.enqueue(() => this.removeDuplicates(engine));
+    else if (event.Action === "engine_reconnect") this.enqueue(() => engine.refreshContainers(false).then(() => this.removeDuplicates(engine)));
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -78,7 +81,6 @@ export class Rescheduler {
   }
 
   private async removeDuplicates(engine: Engine): Promise<void> {
-    await engine.refreshContainers(true);
     const elsewhere = new Set<string>();
     for (const other of this.cluster.validatedEngines()) {
       if (other === engine) continue;
