@@ -68,13 +68,13 @@ export class Replication {
     ];
   }
 
-  private knownPrimary(): string | undefined {
-    return this.current.role === "primary" ? this.advertise : this.current.primary;
+  private knownPrimary(state: LeadershipChange = this.current): string | undefined {
+    return state.role === "primary" ? this.advertise : state.primary;
   }
 
   private apply(change: LeadershipChange): void {
     const before = this.current;
-    const was = before.role === "primary" ? this.advertise : before.primary;
+    const was = this.knownPrimary(before);
     this.current = change;
     if (change.role === "primary" && before.role !== "primary") this.logger.info("Leader Election: Cluster leadership acquired");
     if (change.role === "replica" && before.role === "primary") this.logger.info("Leader Election: Cluster leadership lost");
