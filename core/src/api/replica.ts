@@ -1,8 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
-import * as net from "node:net";
-import * as tls from "node:tls";
 import type { Duplex } from "node:stream";
+import { connectToEngine } from "../engines/connect.js";
 import { errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { parseHostPort } from "../util/address.js";
@@ -117,10 +116,8 @@ export function relayUpgradeToPrimary(
   refuse: (status: number, message: string) => void,
 ): void {
   const url = req.url ?? "/";
-  const { host, port } = parseHostPort(primary);
-  const upstream: net.Socket = routing.tls
-    ? tls.connect({ host, port, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, ALPNProtocols: ["http/1.1"] })
-    : net.connect({ host, port });
+  // The same kind of connection the manager opens to an engine for a hijack, with its own certificate.
+  const upstream = connectToEngine(primary, routing.tls);
   const both = () => {
     client.destroy();
     upstream.destroy();
