@@ -1,0 +1,130 @@
+import { createRequire } from "node:module";
+import type * as net from "node:net";
+import { SwarmError } from "../errors/catalog.js";
+
+/** How a body relay ended (see core/native/splice-relay.c). */
+export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled";
+
+export interface RelayResult {
+  readonly outcome: RelayOutcome;
+  /** The errno behind a client or engine error, else 0. */
+  readonly errno: number;
+  /** Bytes written to the engine, framing included. */
+  readonly forwarded: number;
+}
+
+interface NativeRelay {
+  start(inFd: number, outFd: number, chunked: boolean, length: number, head: Buffer): [Promise<RelayResult>, object];
+  signal(handle: object, kind: typeof SIGNAL_CANCEL | typeof SIGNAL_DROP): void;
+}
+
+const SIGNAL_CANCEL = 1;
+const SIGNAL_DROP = 2;
+
+export type BodyFraming = { readonly chunked: true } | { readonly chunked: false; readonly length: number };
+
+let native: NativeRelay | null | undefined;
+
+/**
+ * The kernel-side relay, built from core/native by `npm install` (node-gyp). Without it (another
+ * OS, no compiler at install time) uploads take the portable path through the HTTP server.
+ */
+export function spliceRelay(): NativeRelay | null {
+  if (native === undefined) {
+    try {
+      native = createRequire(import.meta.url)("../../build/Release/splice_relay.node") as NativeRelay;
+      if (typeof native.start !== "function") native = null;
+    } catch {
+      native = null;
+    }
+  }
+  return native;
+}
+
+/** The file descriptor behind a plain TCP socket, if Node exposes it. */
+export function socketFd(socket: net.Socket): number | undefined {
+  const fd = (socket as net.Socket & { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === "number" && fd >= 0 ? fd : undefined;
+}
+
+/** What a request body broken mid-way tells the client, in the HTTP server's own words. */
+const CLIENT_FAULTS: Partial<Record<RelayOutcome, string>> = {
+  truncated: "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)",
+  "bad-chunk": "invalid chunk size in a chunked request body",
+  "client-error": "the client's connection failed while it sent the request body",
+};
+
+/**
+ * A request body still unread on the client's socket, taken from the HTTP server before it parsed
+ * any of it (see api/raw-upload.ts). It is relayed to an engine once (`relayTo`) or, when no engine
+ * wants it, read and dropped (`discard`) so that the client can read the answer.
+ */
+export class RawRequestBody {
+  private relay: { readonly done: Promise<RelayResult>; readonly handle: object } | undefined;
+
+  constructor(
+    private readonly clientFd: number,
+    private readonly framing: BodyFraming,
+    /** Body bytes the HTTP server had read along with the head. */
+    private readonly head: Buffer,
+  ) {}
+
+  /** Content-Length of the body, or undefined for a chunked one. */
+  get contentLength(): number | undefined {
+    return this.framing.chunked ? undefined : this.framing.length;
+  }
+
+  /** Whether a relay (or discard) has begun. */
+  get started(): boolean {
+    return this.relay !== undefined;
+  }
+
+  /** Settles when the body has been relayed or dropped; undefined until one of them began. */
+  get settled(): Promise<RelayResult> | undefined {
+    return this.relay?.done;
+  }
+
+  /**
+   * Moves the body to `engine`, the socket of a request whose head has been written. Chunk framing
+   * is kept but for the last chunk, which the caller writes by ending its request.
+   */
+  relayTo(engine: net.Socket): Promise<RelayResult> {
+    // An encrypted connection's descriptor carries TLS records, not the body.
+    const fd = (engine as net.Socket & { encrypted?: boolean }).encrypted ? undefined : socketFd(engine);
+    if (fd === undefined) throw new SwarmError("Internal", "the engine connection has no file descriptor to relay the upload to");
+    const done = this.begin(fd);
+    // The relay holds the socket open through its own descriptor: once Node has closed it, the
+    // engine must get no more, while the client's rest is still read.
+    engine.once("close", () => this.signal(SIGNAL_DROP));
+    return done;
+  }
+
+  /** Reads the rest of the body and drops it. */
+  discard(): Promise<RelayResult> {
+    return this.relay?.done ?? this.begin(-1);
+  }
+
+  /** Stops a relay at its next wait for data; it settles as "cancelled". */
+  cancel(): void {
+    this.signal(SIGNAL_CANCEL);
+  }
+
+  private signal(kind: typeof SIGNAL_CANCEL | typeof SIGNAL_DROP): void {
+    if (this.relay) spliceRelay()?.signal(this.relay.handle, kind);
+  }
+
+  private begin(outFd: number): Promise<RelayResult> {
+    if (this.relay) throw new SwarmError("Internal", "an upload body can be read only once");
+    const relay = spliceRelay();
+    if (!relay) throw new SwarmError("Internal", "the kernel upload relay is not available");
+    const [done, handle] = relay.start(this.clientFd, outFd, this.framing.chunked, this.framing.chunked ? 0 : this.framing.length, this.head);
+    this.relay = { done, handle };
+    return done;
+  }
+}
+
+/** The client's fault in a relay that did not finish, as a 400 for the client; undefined if it was not the client's. */
+export function clientFault(result: RelayResult): SwarmError | undefined {
+  const message = CLIENT_FAULTS[result.outcome];
+  return message === undefined ? undefined : new SwarmError("BadRequest", message);
+}
