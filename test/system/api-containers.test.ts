@@ -118,7 +118,7 @@ describe("container operations through the manager", () => {
     expect(createHash("sha256").update(await fsp.readFile(back)).digest("hex")).toBe(sum);
   });
 
-  it("an upload of known length (not chunked) arrives intact", async () => {
+  it("an upload of known length (not chunked) arrives intact, spliced by the kernel relay", async () => {
     const content = randomBytes(3 * 1024 * 1024);
     const tar = Buffer.concat([tarHeader("sized.bin", content.length), content, Buffer.alloc(tarPadding(content.length)), Buffer.alloc(1024)]);
     const res = await request(`${manager.url}/v1.41/containers/ops/archive?path=/tmp`, {
@@ -127,6 +127,8 @@ describe("container operations through the manager", () => {
       body: tar,
     });
     expect(res.statusCode).toBe(200);
+    // The kernel relay took the body off Node's parser, which leaves the connection unusable after.
+    expect(res.headers.connection).toBe("close");
     await res.body.dump();
     const sum = createHash("sha256").update(content).digest("hex");
     expect((await out("exec", "ops", "sha256sum", "/tmp/sized.bin")).split(" ")[0]).toBe(sum);
@@ -148,6 +150,29 @@ describe("container operations through the manager", () => {
     expect(res.headers["content-type"]).toBe("application/json");
     // The engine names the container by the full ID the manager addressed it with.
     expect(JSON.parse(await res.body.text())).toEqual({ message: expect.stringMatching(/^Could not find the file \/no\/such\/dir in container [0-9a-f]{64}$/) });
+  });
+
+  it.each([
+    [
+      "cut short",
+      (data: Buffer) => Buffer.concat([Buffer.from(`${(data.length + 100).toString(16)}\r\n`), data]),
+      "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)",
+    ],
+    ["with a chunk size that is not hex", (data: Buffer) => Buffer.concat([Buffer.from("zz\r\n"), data]), "invalid chunk size in a chunked request body"],
+  ])("an upload %s gets a 400 that says so", async (_what, frame, message) => {
+    const content = randomBytes(64 * 1024);
+    const tar = Buffer.concat([tarHeader("broken.bin", content.length), content]);
+    const client = net.connect({ host: "127.0.0.1", port: Number(manager.host.split(":")[1]) });
+    const answer: Buffer[] = [];
+    client.on("data", (chunk: Buffer) => answer.push(chunk));
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.write("PUT /v1.41/containers/ops/archive?path=/tmp HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n");
+    client.end(frame(tar));
+    await new Promise((resolve) => client.once("close", resolve));
+    const [head = "", body = ""] = Buffer.concat(answer).toString("utf8").split("\r\n\r\n");
+    expect(head.split(" ")[1]).toBe("400");
+    expect(JSON.parse(body)).toEqual({ message });
+    expect(await out("exec", "ops", "true")).toBe("");
   });
 
   it("an upload the client abandons mid-way frees the manager's connection to the engine", async () => {

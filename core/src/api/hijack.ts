@@ -9,6 +9,7 @@ import { HOP_BY_HOP } from "./proxy.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
+import { isTakenOverUpload } from "./raw-upload.js";
 import { destinationOf, relayUpgradeToPrimary } from "./replica.js";
 
 /** Where a hijacked request goes: the engine and the path it knows (full IDs, no version prefix). */
@@ -79,6 +80,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   const live = new Set<Duplex>();
   app.server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (isTakenOverUpload(request)) return;
     live.add(socket);
     socket.once("close", () => live.delete(socket));
     void routeUpgrade(ctx, routes, request, socket, head).catch((err: unknown) => {

@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { Engine } from "../engines/engine.js";
+import { RawRequestBody } from "../engines/raw-body.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { noteRelayedBytes } from "../util/reclaim.js";
 
@@ -43,11 +44,14 @@ export interface ProxyOptions {
   readonly onResponse?: ((statusCode: number) => void | Promise<void>) | undefined;
 }
 
-/** The request body as the engine should get it: the parsed JSON re-serialised, or the raw stream. */
-export function requestBody(request: FastifyRequest): string | Readable | undefined {
+/**
+ * The request body as the engine should get it: the parsed JSON re-serialised, the raw stream, or
+ * an upload still unread on the client's socket.
+ */
+export function requestBody(request: FastifyRequest): string | Readable | RawRequestBody | undefined {
   const body = request.body;
   if (body === undefined || body === null) return undefined;
-  if (body instanceof Readable) return body;
+  if (body instanceof Readable || body instanceof RawRequestBody) return body;
   if (Buffer.isBuffer(body) || typeof body === "string") return body as string;
   return JSON.stringify(body);
 }

@@ -13,6 +13,7 @@ import { imageRoutes } from "./images.js";
 import { buildRoutes } from "./build.js";
 import { networkRoutes } from "./networks.js";
 import { pluginRoutes } from "./plugins.js";
+import { rawBodyOf, takeOverUploads } from "./raw-upload.js";
 import { destinationOf, relayToPrimary } from "./replica.js";
 import { systemExtraRoutes } from "./system-extra.js";
 import { volumeRoutes } from "./volumes.js";
@@ -70,9 +71,11 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     }
   });
   // Everything else (tar archives, images, raw stdin) is streamed through untouched.
-  app.addContentTypeParser("*", (_request, payload: Readable, done) => done(null, payload));
+  app.addContentTypeParser("*", (request, payload: Readable, done) => done(null, rawBodyOf(request.raw) ?? payload));
 
   const replica = ctx.replica;
+  // A replica relays requests to the primary from the parsed stream, so uploads stay on it there.
+  if (!replica) takeOverUploads(app);
   if (replica) {
     // A replica passes what it does not serve itself to the primary, before any check of its own:
     // the primary's answer (its API version included) is the one the client gets.

@@ -9,6 +9,7 @@ import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
 import type { EngineTls } from "./connect.js";
+import { RawRequestBody } from "./raw-body.js";
 import { sendUpload } from "./upload.js";
 import type {
   ContainerInspect,
@@ -42,8 +43,8 @@ export interface EngineResponse {
 
 export interface CallOptions {
   readonly query?: Record<string, string | number | boolean | undefined> | string | undefined;
-  /** A stream is sent as it arrives, with no timeout once connected (see `sendUpload`). */
-  readonly body?: string | Buffer | Readable | undefined;
+  /** A stream or an unread upload is sent as it arrives, with no timeout once connected (see `sendUpload`). */
+  readonly body?: string | Buffer | Readable | RawRequestBody | undefined;
   readonly headers?: Record<string, string | string[] | undefined> | undefined;
   /** `/v1.41`-style prefix; defaults to the version negotiated with this engine. */
   readonly versionPrefix?: string | undefined;
@@ -210,7 +211,7 @@ export class Engine {
     const body = options.body;
     try {
       const response =
-        body instanceof Readable
+        body instanceof Readable || body instanceof RawRequestBody
           ? await sendUpload(
               { addr: this.addr, tls: this.options.tls, connectTimeoutMs: CONNECT_TIMEOUT_MS },
               {

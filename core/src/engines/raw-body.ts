@@ -57,7 +57,7 @@ const CLIENT_FAULTS: Partial<Record<RelayOutcome, string>> = {
 /**
  * A request body still unread on the client's socket, taken from the HTTP server before it parsed
  * any of it (see api/raw-upload.ts). It is relayed to an engine once (`relayTo`) or, when no engine
- * wants it, read and dropped (`discard`) so that the client can read the answer.
+ * wants it, read and dropped (`drain`) so that the client can read the answer.
  */
 export class RawRequestBody {
   private relay: { readonly done: Promise<RelayResult>; readonly handle: object } | undefined;
@@ -68,21 +68,6 @@ export class RawRequestBody {
     /** Body bytes the HTTP server had read along with the head. */
     private readonly head: Buffer,
   ) {}
-
-  /** Content-Length of the body, or undefined for a chunked one. */
-  get contentLength(): number | undefined {
-    return this.framing.chunked ? undefined : this.framing.length;
-  }
-
-  /** Whether a relay (or discard) has begun. */
-  get started(): boolean {
-    return this.relay !== undefined;
-  }
-
-  /** Settles when the body has been relayed or dropped; undefined until one of them began. */
-  get settled(): Promise<RelayResult> | undefined {
-    return this.relay?.done;
-  }
 
   /**
    * Moves the body to `engine`, the socket of a request whose head has been written. Chunk framing
@@ -99,8 +84,8 @@ export class RawRequestBody {
     return done;
   }
 
-  /** Reads the rest of the body and drops it. */
-  discard(): Promise<RelayResult> {
+  /** Settles once the body has been read to its end: by the relay under way, or by reading it and dropping it. */
+  drain(): Promise<RelayResult> {
     return this.relay?.done ?? this.begin(-1);
   }
 
