@@ -36,7 +36,7 @@
 #define PIPE_CAPACITY (1 << 20)
 /* Spliced bytes wait in the pipe until this many have gathered (or input runs dry), so that the
  * engine gets a few large writes rather than one per 32 KiB chunk of the client's. */
-#define FLUSH_AT (128 * 1024)
+#define FLUSH_AT (512 * 1024)
 /* Framing longer than this is not HTTP; Node's own parser allows far less. */
 #define MAX_FRAME 4096
 /* A frame is usually 8 bytes ("\r\n8000\r\n"); a peek of this many finds it without copying much data. */
