@@ -209,6 +209,18 @@ static int drop(relay_t *r, size_t len) {
   return 0;
 }
 
+/* Looks at up to `max` bytes the client has sent, waiting for at least one; -1 on failure. */
+static ssize_t peek_input(relay_t *r, char *into, size_t max) {
+  for (;;) {
+    ssize_t n = recv(r->in_fd, into, max, MSG_PEEK);
+    if (n > 0) return n;
+    if (n == 0) return fail(r, OUTCOME_TRUNCATED, 0);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(r, OUTCOME_CLIENT_ERROR, errno);
+    if (wait_input(r) < 0) return -1;
+  }
+}
+
 /* The size of a chunk-size line ("1f4;ext=x\r\n"), or -1. */
 static int64_t chunk_size(const char *line, size_t len) {
   if (len < 3 || line[len - 2] != '\r') return -1;
@@ -255,16 +267,8 @@ static int read_frame(relay_t *r, int first, frame_t *f) {
       r->head_pos += (size_t)n;
       f->taken += (size_t)n;
     } else {
-      n = recv(r->in_fd, f->bytes + have, room < PEEK_SIZE ? room : PEEK_SIZE, MSG_PEEK);
-      if (n == 0) return fail(r, OUTCOME_TRUNCATED, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          if (wait_input(r) < 0) return -1;
-          continue;
-        }
-        return fail(r, OUTCOME_CLIENT_ERROR, errno);
-      }
+      n = peek_input(r, f->bytes + have, room < PEEK_SIZE ? room : PEEK_SIZE);
+      if (n < 0) return -1;
     }
     have += (size_t)n;
     size_t line = first ? 0 : 2;
@@ -307,16 +311,8 @@ static int skip_line(relay_t *r, int *crlf_only) {
       memcpy(line + len, r->head + r->head_pos, take);
       r->head_pos += take;
     } else {
-      ssize_t n = recv(r->in_fd, line + len, room, MSG_PEEK);
-      if (n == 0) return fail(r, OUTCOME_TRUNCATED, 0);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          if (wait_input(r) < 0) return -1;
-          continue;
-        }
-        return fail(r, OUTCOME_CLIENT_ERROR, errno);
-      }
+      ssize_t n = peek_input(r, line + len, room);
+      if (n < 0) return -1;
       lf = memchr(line + len, '\n', (size_t)n);
       take = lf ? (size_t)(lf - (line + len)) + 1 : (size_t)n;
       if (drop(r, take) < 0) return -1;
