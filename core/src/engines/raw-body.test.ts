@@ -193,7 +193,7 @@ describe("the kernel upload relay", () => {
     const drained = raw.drain();
     expect(raw.drain()).toBe(drained);
     const engine = await engineConnection();
-    expect(() => raw.relayTo(engine.socket)).toThrow("an upload body can be read only once");
+    await expect(raw.relayTo(engine.socket)).rejects.toThrow("an upload body can be read only once");
     raw.cancel();
   });
 });

@@ -74,9 +74,10 @@ export class RawRequestBody {
    * is kept but for the last chunk, which the caller writes by ending its request.
    */
   relayTo(engine: net.Socket): Promise<RelayResult> {
+    if (this.relay) return Promise.reject(new SwarmError("Internal", "an upload body can be read only once"));
     // An encrypted connection's descriptor carries TLS records, not the body.
     const fd = (engine as net.Socket & { encrypted?: boolean }).encrypted ? undefined : socketFd(engine);
-    if (fd === undefined) throw new SwarmError("Internal", "the engine connection has no file descriptor to relay the upload to");
+    if (fd === undefined) return Promise.reject(new SwarmError("Internal", "the engine connection has no file descriptor to relay the upload to"));
     const done = this.begin(fd);
     // The relay holds the socket open through its own descriptor: once Node has closed it, the
     // engine must get no more, while the client's rest is still read.
@@ -99,9 +100,8 @@ export class RawRequestBody {
   }
 
   private begin(outFd: number): Promise<RelayResult> {
-    if (this.relay) throw new SwarmError("Internal", "an upload body can be read only once");
     const relay = spliceRelay();
-    if (!relay) throw new SwarmError("Internal", "the kernel upload relay is not available");
+    if (!relay) return Promise.reject(new SwarmError("Internal", "the kernel upload relay is not available"));
     const [done, handle] = relay.start(this.clientFd, outFd, this.framing.chunked, this.framing.chunked ? 0 : this.framing.length, this.head);
     this.relay = { done, handle };
     return done;
