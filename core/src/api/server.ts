@@ -74,8 +74,6 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   app.addContentTypeParser("*", (request, payload: Readable, done) => done(null, rawBodyOf(request.raw) ?? payload));
 
   const replica = ctx.replica;
-  // A replica relays requests to the primary from the parsed stream, so uploads stay on it there.
-  if (!replica) takeOverUploads(app);
   if (replica) {
     // A replica passes what it does not serve itself to the primary, before any check of its own:
     // the primary's answer (its API version included) is the one the client gets.
@@ -86,6 +84,9 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
       reply.hijack();
       relayToPrimary(replica, where.primary, request.raw, reply.raw, request.originalUrl, ctx.logger);
     });
+  } else {
+    // Not with replication: a replica relays a request to the primary from Node's parsed stream.
+    takeOverUploads(app);
   }
 
   app.addHook("onRequest", async (request, reply) => {
