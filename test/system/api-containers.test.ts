@@ -134,6 +134,29 @@ describe("container operations through the manager", () => {
     expect((await out("exec", "ops", "sha256sum", "/tmp/sized.bin")).split(" ")[0]).toBe(sum);
   });
 
+  it("an upload that expects 100-continue gets the go-ahead before it sends its body", async () => {
+    const content = randomBytes(256 * 1024);
+    const tar = Buffer.concat([tarHeader("continued.bin", content.length), content, Buffer.alloc(tarPadding(content.length)), Buffer.alloc(1024)]);
+    const client = net.connect({ host: "127.0.0.1", port: Number(manager.host.split(":")[1]) });
+    let answer = "";
+    client.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.write(
+      "PUT /v1.41/containers/ops/archive?path=/tmp HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/x-tar\r\n" +
+        `Content-Length: ${tar.length}\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await waitFor({
+      what: `no 100 Continue came (got ${JSON.stringify(answer)})`,
+      timeoutMs: 5_000,
+      probe: async () => (answer.startsWith("HTTP/1.1 100 Continue\r\n\r\n") ? true : undefined),
+    });
+    client.end(tar);
+    await new Promise((resolve) => client.once("close", resolve));
+    expect(answer.split("\r\n\r\n")[1]?.split(" ")[1]).toBe("200");
+    const sum = createHash("sha256").update(content).digest("hex");
+    expect((await out("exec", "ops", "sha256sum", "/tmp/continued.bin")).split(" ")[0]).toBe(sum);
+  });
+
   it("an engine's refusal reaches a client that is still sending its upload", async () => {
     // dockerd checks the destination before it reads the archive, so it answers mid-upload.
     const chunk = randomBytes(256 * 1024);

@@ -79,6 +79,8 @@ export function takeOverUploads(app: FastifyInstance): void {
     const response = new http.ServerResponse(request);
     response.shouldKeepAlive = false;
     response.assignSocket(socket);
+    // What Node does for a request it parses itself: a client waiting for the go-ahead gets it.
+    if (wantsContinue(request)) response.writeContinue();
     response.once("finish", () => {
       response.detachSocket(socket);
       // Closing with body bytes unread would reset the connection under a client still sending
@@ -104,9 +106,15 @@ export function takeOverUploads(app: FastifyInstance): void {
 
 function isUploadToTakeOver(request: http.IncomingMessage): boolean {
   if (request.method !== "PUT" || !ARCHIVE_UPLOAD.test(request.url ?? "")) return false;
+  // Any other expectation is Node's to refuse (417).
+  if (request.headers.expect !== undefined && !wantsContinue(request)) return false;
   // A JSON body is read by fastify's JSON parser, which needs the stream.
   if ((request.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) return false;
   return isChunked(request) || request.headers["content-length"] !== undefined;
+}
+
+function wantsContinue(request: http.IncomingMessage): boolean {
+  return request.httpVersion === "1.1" && /(?:^|\W)100-continue(?:$|\W)/i.test(request.headers.expect ?? "");
 }
 
 function isChunked(request: http.IncomingMessage): boolean {
