@@ -118,6 +118,20 @@ describe("container operations through the manager", () => {
     expect(createHash("sha256").update(await fsp.readFile(back)).digest("hex")).toBe(sum);
   });
 
+  it("four docker cp uploads at once, each relayed on its own, all arrive intact", async () => {
+    const files = await Promise.all(
+      [1, 2, 3, 4].map(async (n) => {
+        const data = randomBytes(4 * 1024 * 1024 + n * 4099);
+        const local = path.join(workDir, `many-${n}.bin`);
+        await fsp.writeFile(local, data);
+        return { n, local, sum: createHash("sha256").update(data).digest("hex") };
+      }),
+    );
+    await Promise.all(files.map((file) => swarm("cp", file.local, `ops:/tmp/many-${file.n}.bin`)));
+    const sums = (await out("exec", "ops", "sh", "-c", "sha256sum /tmp/many-*.bin")).split("\n").map((line) => line.split(/\s+/));
+    expect(sums.map(([sum, name]) => [name, sum])).toEqual(files.map((file) => [`/tmp/many-${file.n}.bin`, file.sum]));
+  });
+
   it("an upload of known length (not chunked) arrives intact, spliced by the kernel relay", async () => {
     const content = randomBytes(3 * 1024 * 1024);
     const tar = Buffer.concat([tarHeader("sized.bin", content.length), content, Buffer.alloc(tarPadding(content.length)), Buffer.alloc(1024)]);
