@@ -129,6 +129,7 @@ interface EngineLayout {
   readonly pidFile: string;
   readonly logFile: string;
   readonly configFile: string;
+  readonly tmpDir: string;
 }
 
 /** Fixed paths, so the reaper can be told where every engine's leftovers would be before any engine exists. */
@@ -146,6 +147,7 @@ function engineLayout(baseDir: string, index: number): EngineLayout {
     pidFile: path.join(dir, "docker.pid"),
     logFile: path.join(dir, "dockerd.log"),
     configFile: path.join(dir, "daemon.json"),
+    tmpDir: path.join(dir, "tmp"),
   };
 }
 
@@ -197,6 +199,9 @@ class Engine implements TestEngine {
       // No --fork: unshare and sh both exec, so the pid we track is dockerd's own.
       command: "unshare",
       args: ["--uts", "sh", "-c", 'hostname "$0" && exec "$@"', this.name, dockerd, ...dockerdArgs],
+      // dockerd makes containerd dump its stacks to a file in the temp dir before killing it when it
+      // will not stop; in the engine's own dir, that file goes with the engine.
+      env: { ...process.env, TMPDIR: layout.tmpDir },
       logFile: this.logFile,
       graceMs: STOP_GRACE_MS,
       notReady: `dockerd for ${this.name} did not answer /_ping on ${this.host}`,
@@ -227,7 +232,7 @@ class Engine implements TestEngine {
         throw new Error(`label key ${JSON.stringify(key)} for ${layout.name} is invalid; use a non-empty key without "="`);
       }
     }
-    await fsp.mkdir(layout.dir, { recursive: true });
+    await fsp.mkdir(layout.tmpDir, { recursive: true });
     // The one setting: each engine needs its own trust key, because /info ID is derived from it and the
     // default (/etc/docker/key.json) would give every engine the same ID. It exists only as a config-file key.
     await fsp.writeFile(layout.configFile, `${JSON.stringify({ "deprecated-key-path": path.join(layout.dir, "key.json") })}\n`);
