@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex, Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
-import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
 import { containerOpsRoutes } from "./container-ops.js";
@@ -191,14 +191,14 @@ function answerClientError(ctx: ApiContext, err: Error & { code?: string; reason
 function describeClientError(err: Error & { code?: string; reason?: string }): [number, string] {
   switch (err.code) {
     case "HPE_INVALID_EOF_STATE":
-      return [400, "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)"];
+      return [400, TRUNCATED_BODY_MESSAGE];
     case "HPE_HEADER_OVERFLOW":
       return [431, "request headers too large"];
     case "HPE_INVALID_CONTENT_LENGTH":
     case "HPE_UNEXPECTED_CONTENT_LENGTH":
       return [400, "invalid Content-Length header"];
     case "HPE_INVALID_CHUNK_SIZE":
-      return [400, "invalid chunk size in a chunked request body"];
+      return [400, BAD_CHUNK_SIZE_MESSAGE];
     case "ERR_HTTP_REQUEST_TIMEOUT":
       return [408, "request timed out"];
     default:

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type * as net from "node:net";
-import { SwarmError } from "../errors/catalog.js";
+import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE } from "../errors/catalog.js";
 
 /** How a body relay ended (see core/native/splice-relay.c). */
 export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled";
@@ -49,8 +49,8 @@ export function socketFd(socket: net.Socket): number | undefined {
 
 /** What a request body broken mid-way tells the client, in the HTTP server's own words. */
 const CLIENT_FAULTS: Partial<Record<RelayOutcome, string>> = {
-  truncated: "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)",
-  "bad-chunk": "invalid chunk size in a chunked request body",
+  truncated: TRUNCATED_BODY_MESSAGE,
+  "bad-chunk": BAD_CHUNK_SIZE_MESSAGE,
   "client-error": "the client's connection failed while it sent the request body",
 };
 

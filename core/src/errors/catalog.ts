@@ -22,6 +22,12 @@ export const ErrorCodes = {
 export type ErrorKind = keyof typeof ErrorCodes;
 export type ErrorCode = (typeof ErrorCodes)[ErrorKind]["code"];
 
+/** A request body that ended early, in the words of the 400 it gets wherever it is read. */
+export const TRUNCATED_BODY_MESSAGE =
+  "request ended before its body was complete (fewer bytes than its Content-Length, or a chunked body without its last chunk)";
+/** A chunked request body whose chunk-size line is not one. */
+export const BAD_CHUNK_SIZE_MESSAGE = "invalid chunk size in a chunked request body";
+
 export class SwarmError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
