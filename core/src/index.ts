@@ -19,6 +19,7 @@ export {
   parseExpression,
   parseExpressions,
   formatExpression,
+  describeExpression,
   matchesAny,
   evaluateExpression,
 } from "./scheduler/expressions.js";

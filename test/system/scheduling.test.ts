@@ -77,7 +77,13 @@ describe("filters", () => {
 
   it("a bad expression is named", async () => {
     const message = await failure("-e", "constraint:region=eu", "busybox", "true");
-    expect(message).toContain("error from constraint filter: One of operator ==, != is expected");
+    expect(message).toContain("error from constraint filter: One of operator ==, != is expected in 'region=eu'");
+  });
+
+  it("a value that cannot match because it does not compile is named with Go's parse error", async () => {
+    const message = await failure("-e", "constraint:region==/eu[/", "busybox", "true");
+    expect(message).toContain("[region==/eu[/]");
+    expect(message).toContain("0/3 nodes available: 3 node(s) failed region==/eu[/ (error parsing regexp: missing closing ]: `[`)");
   });
 
   it("affinity to a container, away from it, and soft", async () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import type { Expression } from "../extension-points/model.js";
-import { ExpressionError, evaluateExpression, formatExpression, matchesAny, parseExpression, parseExpressions } from "./expressions.js";
+import {
+  ExpressionError,
+  describeExpression,
+  evaluateExpression,
+  formatExpression,
+  matchesAny,
+  parseExpression,
+  parseExpressions,
+} from "./expressions.js";
 
 const OPERATOR_EXPECTED = "One of operator ==, != is expected";
 
@@ -40,10 +48,10 @@ describe("parseExpression", () => {
   });
 
   it.each<[string, string]>([
-    ["region", OPERATOR_EXPECTED],
-    ["region=eu", OPERATOR_EXPECTED],
-    ["region<>eu", OPERATOR_EXPECTED],
-    ["", OPERATOR_EXPECTED],
+    ["region", `${OPERATOR_EXPECTED} in 'region'`],
+    ["region=eu", `${OPERATOR_EXPECTED} in 'region=eu'`],
+    ["region<>eu", `${OPERATOR_EXPECTED} in 'region<>eu'`],
+    ["", `${OPERATOR_EXPECTED} in ''`],
     ["r==eu", "Key 'r' is invalid"],
     ["==eu", "Key '' is invalid"],
     ["1region==eu", "Key '1region' is invalid"],
@@ -71,7 +79,7 @@ describe("parseExpression", () => {
 
   it("parses lists in order and fails on the first bad entry", () => {
     expect(parseExpressions(["a1==x", "b1!=~y"]).map((e) => formatExpression(e, true))).toEqual(["a1==x", "b1!=~y"]);
-    expect(() => parseExpressions(["a1==x", "b", "c==,"])).toThrow(OPERATOR_EXPECTED);
+    expect(() => parseExpressions(["a1==x", "b", "c==,"])).toThrow(`${OPERATOR_EXPECTED} in 'b'`);
     expect(parseExpressions([])).toEqual([]);
   });
 
@@ -91,6 +99,20 @@ describe("formatExpression", () => {
     const expression = parseExpression(text);
     expect(formatExpression(expression)).toBe(plain);
     expect(formatExpression(expression, true)).toBe(marked);
+  });
+});
+
+describe("describeExpression", () => {
+  it.each<[string, string]>([
+    ["region==eu", "region==eu"],
+    ["node!=~node-1", "node!=node-1"],
+    ["region==/eu|us/", "region==/eu|us/"],
+    // Values that match nothing because they do not compile carry Go's parse error.
+    ["region==/[/", "region==/[/ (error parsing regexp: missing closing ]: `[`)"],
+    ["region==~/(a)\\1/", "region==/(a)\\1/ (error parsing regexp: invalid escape sequence: `\\1`)"],
+    ["region==eu(", "region==eu( (error parsing regexp: missing closing ): `^eu($`)"],
+  ])("%j → %j", (text, described) => {
+    expect(describeExpression(parseExpression(text))).toBe(described);
   });
 });
 
@@ -159,7 +181,7 @@ describe("evaluateExpression", () => {
 
 describe("expression properties", () => {
   const documented = (message: string) =>
-    message === OPERATOR_EXPECTED || /^Key '.*' is invalid$/s.test(message) || /^Value '.*' is invalid$/s.test(message);
+    /^One of operator ==, != is expected in '.*'$/s.test(message) || /^Key '.*' is invalid$/s.test(message) || /^Value '.*' is invalid$/s.test(message);
 
   const texts = fc.oneof(
     fc.string({ unit: "binary", maxLength: 30 }),

@@ -26,7 +26,7 @@ export function parseExpression(text: string): Expression {
     operator = "==";
   } else {
     index = text.indexOf("!=");
-    if (index < 0) throw new ExpressionError("One of operator ==, != is expected");
+    if (index < 0) throw new ExpressionError(`One of operator ==, != is expected in '${text}'`);
     operator = "!=";
   }
   // No trimming: classic Swarm rejects `region == eu` (`Key 'region ' is invalid`).
@@ -46,39 +46,54 @@ export function formatExpression(expression: Expression, withSoftMarker = false)
   return `${expression.key}${expression.operator}${withSoftMarker && expression.soft ? "~" : ""}${expression.value}`;
 }
 
-type CompiledMatcher = (candidate: string) => boolean;
+interface CompiledPattern {
+  readonly matches: (candidate: string) => boolean;
+  /** Go's parse error for a value that does not compile, which then matches nothing. */
+  readonly error?: string;
+}
 
-const matcherCache = new Map<string, CompiledMatcher>();
-const MATCHER_CACHE_LIMIT = 10_000;
+const patternCache = new Map<string, CompiledPattern>();
+const PATTERN_CACHE_LIMIT = 10_000;
 
-function compileMatcher(value: string): CompiledMatcher {
-  const cached = matcherCache.get(value);
+function compilePattern(value: string): CompiledPattern {
+  const cached = patternCache.get(value);
   if (cached) return cached;
-  let pattern: string;
+  let source: string;
   if (value.length >= 2 && value.startsWith("/") && value.endsWith("/")) {
-    pattern = value.slice(1, -1);
+    source = value.slice(1, -1);
   } else {
     // Classic Swarm does not escape the rest of a glob: `.` matches any character there too.
-    pattern = `^${value.replaceAll("*", ".*")}$`;
+    source = `^${value.replaceAll("*", ".*")}$`;
   }
-  let matcher: CompiledMatcher;
+  let compiled: CompiledPattern;
   try {
-    const regex = RE2JS.compile(pattern);
-    matcher = (candidate) => regex.matcher(candidate).find();
-  } catch {
+    const regex = RE2JS.compile(source);
+    compiled = { matches: (candidate) => regex.matcher(candidate).find() };
+  } catch (err) {
     // A value that does not compile matches nothing, as in classic Swarm.
-    matcher = () => false;
+    compiled = { matches: () => false, error: err instanceof Error ? err.message : String(err) };
   }
-  if (matcherCache.size >= MATCHER_CACHE_LIMIT) matcherCache.clear();
-  matcherCache.set(value, matcher);
-  return matcher;
+  if (patternCache.size >= PATTERN_CACHE_LIMIT) patternCache.clear();
+  patternCache.set(value, compiled);
+  return compiled;
 }
 
 /** Does the value of `expression` match any of `candidates`? (Operator not applied.) */
 export function matchesAny(expression: Pick<Expression, "value">, candidates: Iterable<string>): boolean {
-  const matcher = compileMatcher(expression.value);
-  for (const candidate of candidates) if (matcher(candidate)) return true;
+  const { matches } = compilePattern(expression.value);
+  for (const candidate of candidates) if (matches(candidate)) return true;
   return false;
+}
+
+/**
+ * The expression as a scheduling failure names it. A value that does not compile matches no node,
+ * as in classic Swarm, so the name carries Go's parse error: "region==/[/ (error parsing regexp:
+ * missing closing ]: `[`)" says what to fix where "region==/[/" alone reads as a node problem.
+ */
+export function describeExpression(expression: Expression): string {
+  const { error } = compilePattern(expression.value);
+  const text = formatExpression(expression);
+  return error === undefined ? text : `${text} (${error})`;
 }
 
 /** Applies the operator: `==` needs one matching candidate, `!=` needs none. */

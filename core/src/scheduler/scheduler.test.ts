@@ -87,7 +87,7 @@ describe("scheduler host", () => {
 
   it("writes `error from <filter> filter` for a bad expression", () => {
     expect(() => scheduler.rank(makeRequest({ env: ["constraint:zone=b"] }), nodes)).toThrow(
-      "Unable to find a node that satisfies the following conditions \nerror from zone filter: One of operator ==, != is expected",
+      "Unable to find a node that satisfies the following conditions \nerror from zone filter: One of operator ==, != is expected in 'zone=b'",
     );
   });
 

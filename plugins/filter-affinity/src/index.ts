@@ -1,4 +1,4 @@
-import { PASS, defineFilter, formatExpression, matchesAny, parseExpressions, reject } from "@swarm/core";
+import { PASS, defineFilter, describeExpression, formatExpression, matchesAny, parseExpressions, reject } from "@swarm/core";
 import type { Expression, FilterVerdict, NodeView, ScheduleRequest } from "@swarm/core";
 
 export const REASON_AFFINITY_FAILED = "affinity.failed";
@@ -134,7 +134,7 @@ export default defineFilter({
           .map((expression) => ({
             matcher: affinityMatcher(expression),
             wanted: expression.operator === "==",
-            verdict: reject(REASON_AFFINITY_FAILED, `node(s) failed affinity ${formatExpression(expression)}`),
+            verdict: reject(REASON_AFFINITY_FAILED, `node(s) failed affinity ${describeExpression(expression)}`),
           }));
         if (checks.length === 0) return undefined;
         const outcomes = outcomesFor(checks.map(({ matcher, wanted }) => `${wanted ? "==" : "!="}${matcher.id}`).join("\0"));

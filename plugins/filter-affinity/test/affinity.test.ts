@@ -85,6 +85,15 @@ describe("affinity filter", () => {
     expect(verdicts["node-2"]).toEqual({ ok: false, code: REASON_AFFINITY_FAILED, reason: "node(s) failed affinity image==redis" });
   });
 
+  it("names the parse error of a value that matches nothing because it does not compile", () => {
+    const prepared = filter.prepare(makeRequest({ env: ["affinity:image==red(is"] }), { enforceSoft: true, nodes });
+    expect(prepared?.judge(node1)).toEqual({
+      ok: false,
+      code: REASON_AFFINITY_FAILED,
+      reason: "node(s) failed affinity image==red(is (error parsing regexp: missing closing ): `^red(is$`)",
+    });
+  });
+
   it("enforces soft affinities only in the first pass", () => {
     expect(kept(["affinity:container==~c1"], true)).toEqual(["node-1"]);
     expect(kept(["affinity:container==~c1"], false)).toBeUndefined();
@@ -110,7 +119,7 @@ describe("affinity filter", () => {
   it("fails on a bad expression, in prepare and in conditions", () => {
     const request = makeRequest({ env: ["affinity:container=c1"] });
     expect(() => filter.prepare(request, { enforceSoft: true, nodes })).toThrow(ExpressionError);
-    expect(() => filter.conditions(request)).toThrow("One of operator ==, != is expected");
+    expect(() => filter.conditions(request)).toThrow("One of operator ==, != is expected in 'container=c1'");
   });
 });
 

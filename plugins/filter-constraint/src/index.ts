@@ -1,4 +1,4 @@
-import { PASS, defineFilter, formatExpression, matchesAny, parseExpressions, reject } from "@swarm/core";
+import { PASS, defineFilter, describeExpression, formatExpression, matchesAny, parseExpressions, reject } from "@swarm/core";
 import type { Expression, FilterVerdict, NodeView, ScheduleRequest } from "@swarm/core";
 
 export const REASON_CONSTRAINT_FAILED = "constraint.failed";
@@ -61,7 +61,7 @@ export default defineFilter({
           .filter((expression) => enforceSoft || !expression.soft)
           .map((expression) => ({
             test: compileConstraint(expression),
-            verdict: reject(REASON_CONSTRAINT_FAILED, `node(s) failed ${formatExpression(expression)}`),
+            verdict: reject(REASON_CONSTRAINT_FAILED, `node(s) failed ${describeExpression(expression)}`),
           }));
         if (checks.length === 0) return undefined;
         return {

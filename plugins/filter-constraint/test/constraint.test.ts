@@ -70,6 +70,13 @@ describe("constraint filter", () => {
     ]);
   });
 
+  it("names the parse error of a value that matches nothing because it does not compile", () => {
+    const prepared = filter.prepare(makeRequest({ env: ["constraint:region==/eu[/"] }), { enforceSoft: true, nodes });
+    expect(nodes.map((n) => prepared?.judge(n))).toEqual(
+      nodes.map(() => ({ ok: false, code: REASON_CONSTRAINT_FAILED, reason: "node(s) failed region==/eu[/ (error parsing regexp: missing closing ]: `[`)" })),
+    );
+  });
+
   it("enforces soft constraints only in the first pass", () => {
     const env = ["constraint:storagedriver==~not_exist", "constraint:node==node-0"];
     expect(kept(env, true)).toEqual([]);
@@ -96,7 +103,7 @@ describe("constraint filter", () => {
   });
 
   it.each([
-    ["region", "One of operator ==, != is expected"],
+    ["region", "One of operator ==, != is expected in 'region'"],
     ["r==eu", "Key 'r' is invalid"],
     ["region==e,u", "Value 'e,u' is invalid"],
   ])("rejects %j with %j in prepare and in conditions", (expression, message) => {

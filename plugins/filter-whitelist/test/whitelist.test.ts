@@ -66,7 +66,7 @@ describe("whitelist filter", () => {
   it("fails on a bad expression", () => {
     const request = makeRequest({ env: ["whitelist:node-1"] });
     expect(() => filter.prepare(request, { enforceSoft: true, nodes })).toThrow(ExpressionError);
-    expect(() => filter.conditions(request)).toThrow("One of operator ==, != is expected");
+    expect(() => filter.conditions(request)).toThrow("One of operator ==, != is expected in 'node-1'");
   });
 
   it("splits values on |", () => {
