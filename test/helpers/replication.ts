@@ -60,21 +60,34 @@ async function waitForRole(manager: TestManager, wanted: Role, timeoutMs = 30_00
   }
 }
 
-/** Waits until one of two managers is primary and the other its replica; resolves with them in that order. */
+/**
+ * How long one primary and its replica must stay so before the pair counts as settled: right after
+ * the store restarts, the managers still show the roles they had before it for as long as they take
+ * to notice the cut connections (tens of ms, more on a loaded machine).
+ */
+const SETTLED_MS = 2_000;
+
+/** Waits until one of two managers is primary and the other its replica, for SETTLED_MS; resolves with them in that order. */
 async function onePrimary(pair: readonly [TestManager, TestManager], timeoutMs: number): Promise<[TestManager, TestManager]> {
   let last: Array<Role | undefined> = [];
+  let seen: { readonly primary: TestManager; readonly since: number } | undefined;
   try {
     return await waitFor({
-      what: "the managers did not settle on one primary and its replica",
+      what: `the managers did not settle on one primary and its replica for ${SETTLED_MS} ms`,
       timeoutMs,
       intervalMs: 200,
       probe: async (signal) => {
         last = await Promise.all(pair.map((manager) => roleOf(manager, signal).catch(() => undefined)));
-        for (const [primary, replica] of [pair, [pair[1], pair[0]] as const]) {
+        const settled = ([pair, [pair[1], pair[0]]] as const).find(([primary]) => {
           const [p, r] = primary === pair[0] ? last : [last[1], last[0]];
-          if (p?.role === "primary" && r?.role === "replica" && r.primary === primary.host) return [primary, replica] as [TestManager, TestManager];
+          return p?.role === "primary" && r?.role === "replica" && r.primary === primary.host;
+        });
+        if (settled === undefined) {
+          seen = undefined;
+          return undefined;
         }
-        return undefined;
+        if (seen?.primary !== settled[0]) seen = { primary: settled[0], since: Date.now() };
+        return Date.now() - seen.since >= SETTLED_MS ? ([settled[0], settled[1]] as [TestManager, TestManager]) : undefined;
       },
     });
   } catch (err) {
