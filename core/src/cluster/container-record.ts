@@ -1,0 +1,348 @@
+import type { ContainerConfig, ContainerView, HostConfigView, PortBinding } from "../extension-points/model.js";
+import type { ContainerInspect } from "../engines/docker-types.js";
+
+/** What `docker ps`, `docker info` and the scheduler read of a container's state. */
+export interface ContainerState {
+  readonly status: string;
+  readonly running: boolean;
+  readonly paused: boolean;
+  readonly restarting: boolean;
+  readonly exitCode: number;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  /** `starting`, `healthy`, `unhealthy`; undefined for a container without a health check. */
+  readonly health: string | undefined;
+}
+
+export interface NetworkAttachment {
+  readonly name: string;
+  readonly id: string;
+}
+
+export interface MountRef {
+  readonly name: string | undefined;
+  readonly destination: string | undefined;
+}
+
+/** Where a container lives, as the record needs it: the node's name for `ps`, its IP for published ports. */
+export interface RecordNode {
+  readonly id: string;
+  readonly name: string;
+  readonly ip: string;
+  readonly rawCpus: number;
+}
+
+/**
+ * One container as the manager holds it. Records are immutable: a change (a re-read, a rename)
+ * makes a new record, so anything derived from one (a node view, a serialised answer) can be
+ * cached on the record itself.
+ *
+ * A record keeps the engine's inspect document as text (the API answers `docker inspect` from it)
+ * and only the few parsed fields lookups, listings, counters and placement need. A record made
+ * from the manager's own create request, before the engine has been read, is provisional: it has
+ * no inspect document yet.
+ */
+export class ContainerRecord {
+  /** The start of the `docker ps` row, which names the node, serialised on first use (see `psRow`). */
+  private rowHead: { readonly nodeName: string; readonly json: string } | undefined;
+
+  private constructor(
+    readonly id: string,
+    readonly nodeId: string,
+    /** Without the leading `/`; empty while a provisional record does not know its generated name. */
+    readonly name: string,
+    readonly labels: Readonly<Record<string, string>>,
+    readonly image: string,
+    readonly imageId: string,
+    /** Creation time in ms, for `ps` ordering. */
+    readonly created: number,
+    readonly state: ContainerState,
+    readonly autoRemove: boolean,
+    readonly networks: readonly NetworkAttachment[],
+    readonly mounts: readonly MountRef[],
+    /** The scheduler's view of it (placement reads names, ports, resources, labels). */
+    readonly view: ContainerView,
+    /** The engine's inspect document (host IPs made reachable) without its closing brace; undefined while provisional. */
+    readonly inspectOpen: string | undefined,
+    /** What the `ps` row needs beyond the fields above; undefined while provisional. */
+    private readonly rowSource: RowSource | undefined,
+  ) {}
+
+  get provisional(): boolean {
+    return this.inspectOpen === undefined;
+  }
+
+  get swarmId(): string | undefined {
+    return this.labels[SWARM_ID_LABEL];
+  }
+
+  /** A record read from the engine's inspect document. */
+  static fromInspect(inspect: ContainerInspect, node: RecordNode): ContainerRecord {
+    const ip = node.ip;
+    reachableHostIps(inspect.NetworkSettings?.Ports, ip);
+    const labels = inspect.Config.Labels ?? {};
+    const state = inspect.State;
+    const networks = Object.entries(inspect.NetworkSettings?.Networks ?? {}).map(([name, endpoint]) => ({
+      name,
+      id: endpoint.NetworkID ?? "",
+    }));
+    const mounts = (inspect.Mounts ?? []).map((m) => ({ name: m.Name, destination: m.Destination }));
+    const ports = inspect.NetworkSettings?.Ports ?? {};
+    const hostConfig = placementHostConfig(inspect.HostConfig);
+    const image = inspect.Config.Image ?? inspect.Image;
+    const view: ContainerView = {
+      id: inspect.Id,
+      names: [inspect.Name],
+      image,
+      labels,
+      state: state.Status,
+      exposedPorts: inspect.Config.ExposedPorts ?? {},
+      hostConfig,
+      ports,
+      pending: false,
+      cpus: cpusOf(inspect.HostConfig.CpuShares ?? 0, node.rawCpus),
+      memory: inspect.HostConfig.Memory ?? 0,
+    };
+    const json = JSON.stringify(inspect);
+    const path = typeof inspect.Path === "string" ? inspect.Path : "";
+    const args = Array.isArray(inspect.Args) ? (inspect.Args as unknown[]).map(String) : [];
+    return new ContainerRecord(
+      inspect.Id,
+      node.id,
+      stripSlash(inspect.Name),
+      labels,
+      image,
+      inspect.Image,
+      Date.parse(inspect.Created),
+      {
+        status: state.Status,
+        running: state.Running,
+        paused: state.Paused,
+        restarting: state.Restarting,
+        exitCode: state.ExitCode,
+        startedAt: state.StartedAt,
+        finishedAt: state.FinishedAt,
+        health: state.Health?.Status,
+      },
+      inspect.HostConfig.AutoRemove === true,
+      networks,
+      mounts,
+      view,
+      json.slice(0, -1),
+      {
+        command: [path, ...args].join(" ").trim(),
+        createdSeconds: Math.floor(Date.parse(inspect.Created) / 1000),
+        ports: listPorts(ports, ip),
+        tail: JSON.stringify({
+          HostConfig: { NetworkMode: inspect.HostConfig.NetworkMode ?? "default" },
+          NetworkSettings: { Networks: inspect.NetworkSettings?.Networks ?? {} },
+          Mounts: inspect.Mounts ?? [],
+        }).slice(1),
+      },
+    );
+  }
+
+  /**
+   * A record for a container the manager has just created, from its own request: enough for
+   * names, Swarm IDs, lookups and placement until the engine is read. `name` is the requested
+   * name, or empty when the engine generates one.
+   */
+  static provisional(id: string, name: string, config: ContainerConfig, node: RecordNode, now: number): ContainerRecord {
+    const labels = config.Labels ?? {};
+    const hostConfig = config.HostConfig ?? {};
+    const image = config.Image ?? "";
+    const view: ContainerView = {
+      id,
+      names: name === "" ? [] : [`/${name}`],
+      image,
+      labels,
+      state: "created",
+      exposedPorts: config.ExposedPorts ?? {},
+      hostConfig: placementHostConfig(hostConfig),
+      ports: {},
+      pending: false,
+      cpus: cpusOf(hostConfig.CpuShares ?? 0, node.rawCpus),
+      memory: hostConfig.Memory ?? 0,
+    };
+    return new ContainerRecord(
+      id,
+      node.id,
+      name,
+      labels,
+      image,
+      "",
+      now,
+      CREATED,
+      hostConfig.AutoRemove === true,
+      [],
+      [],
+      view,
+      undefined,
+      undefined,
+    );
+  }
+
+  /** A provisional record under the name the engine generated for it (its `create` event says which). */
+  withName(name: string): ContainerRecord {
+    return new ContainerRecord(
+      this.id, this.nodeId, name, this.labels, this.image, this.imageId, this.created, this.state, this.autoRemove,
+      this.networks, this.mounts, { ...this.view, names: [`/${name}`] }, this.inspectOpen, this.rowSource,
+    );
+  }
+
+  /** The same container with what an engine event says of its health check. */
+  withHealth(health: string): ContainerRecord {
+    return new ContainerRecord(
+      this.id, this.nodeId, this.name, this.labels, this.image, this.imageId, this.created,
+      { ...this.state, health }, this.autoRemove, this.networks, this.mounts, this.view, this.inspectOpen, this.rowSource,
+    );
+  }
+
+  /**
+   * The `docker ps` row: the engine's listing row rebuilt from the inspect document, with the
+   * name qualified by its node. Its time-dependent `Status` is written at each call.
+   */
+  psRow(nodeName: string, healthy: boolean, now: number): string {
+    const source = this.rowSource;
+    let head = this.rowHead;
+    if (head?.nodeName !== nodeName) {
+      const json = JSON.stringify({
+        Id: this.id,
+        Names: [`/${nodeName}/${this.name}`],
+        Image: this.image,
+        ImageID: this.imageId,
+        Command: source?.command ?? "",
+        Created: source?.createdSeconds ?? Math.floor(this.created / 1000),
+        Ports: source?.ports ?? [],
+        Labels: this.labels,
+        State: this.state.status,
+      }).slice(0, -1);
+      head = { nodeName, json };
+      this.rowHead = head;
+    }
+    const status = healthy ? statusText(this.state, now) : "Host Down";
+    return `${head.json},"Status":${JSON.stringify(status)},${source?.tail ?? EMPTY_ROW_TAIL}`;
+  }
+}
+
+interface RowSource {
+  readonly command: string;
+  readonly createdSeconds: number;
+  readonly ports: readonly ListedPort[];
+  /** `"HostConfig":…,"NetworkSettings":…,"Mounts":…}`: the end of the row, serialised once. */
+  readonly tail: string;
+}
+
+const EMPTY_ROW_TAIL = JSON.stringify({ HostConfig: { NetworkMode: "default" }, NetworkSettings: { Networks: {} }, Mounts: [] }).slice(1);
+
+interface ListedPort {
+  readonly IP?: string;
+  readonly PrivatePort: number;
+  readonly PublicPort?: number;
+  readonly Type: string;
+}
+
+export const SWARM_ID_LABEL = "com.docker.swarm.id";
+const CPU_SHARES_PER_CPU = 1024;
+
+const CREATED: ContainerState = {
+  status: "created",
+  running: false,
+  paused: false,
+  restarting: false,
+  exitCode: 0,
+  startedAt: "0001-01-01T00:00:00Z",
+  finishedAt: "0001-01-01T00:00:00Z",
+  health: undefined,
+};
+
+function stripSlash(name: string): string {
+  return name.startsWith("/") ? name.slice(1) : name;
+}
+
+/** CPUs a container reserves: classic Swarm's reading of `CpuShares` against the node's CPUs. */
+export function cpusOf(shares: number, rawCpus: number): number {
+  return Math.trunc((shares * rawCpus) / CPU_SHARES_PER_CPU);
+}
+
+/** CPUs requested through the swarm API become real shares on the engine (§3.5). */
+export function sharesFor(cpus: number, rawCpus: number): number {
+  if (cpus <= 0 || rawCpus <= 0) return 0;
+  return Math.ceil((cpus * CPU_SHARES_PER_CPU) / rawCpus);
+}
+
+/** The host config fields placement reads; the rest of a container's host config stays in its inspect document. */
+function placementHostConfig(hostConfig: Readonly<HostConfigView>): HostConfigView {
+  const view: HostConfigView = {};
+  if (hostConfig.NetworkMode !== undefined) view.NetworkMode = hostConfig.NetworkMode;
+  if (hostConfig.PortBindings) view.PortBindings = hostConfig.PortBindings;
+  if (hostConfig.VolumesFrom) view.VolumesFrom = hostConfig.VolumesFrom;
+  if (hostConfig.Links) view.Links = hostConfig.Links;
+  if (hostConfig.Memory !== undefined) view.Memory = hostConfig.Memory;
+  if (hostConfig.CpuShares !== undefined) view.CpuShares = hostConfig.CpuShares;
+  return view;
+}
+
+/** Ports bound to every interface are reported on the engine's own address, where clients reach them. */
+function reachableHostIps(ports: Record<string, PortBinding[] | null> | null | undefined, ip: string): void {
+  for (const bindings of Object.values(ports ?? {})) {
+    for (const binding of bindings ?? []) {
+      if (!binding.HostIp || binding.HostIp === "0.0.0.0" || binding.HostIp === "::") binding.HostIp = ip;
+    }
+  }
+}
+
+function listPorts(ports: Record<string, PortBinding[] | null>, ip: string): ListedPort[] {
+  const listed: ListedPort[] = [];
+  for (const [key, bindings] of Object.entries(ports)) {
+    const [port = "0", type = "tcp"] = key.split("/");
+    const privatePort = Number.parseInt(port, 10);
+    if (!bindings || bindings.length === 0) listed.push({ PrivatePort: privatePort, Type: type });
+    for (const binding of bindings ?? []) {
+      listed.push({ IP: binding.HostIp ?? ip, PrivatePort: privatePort, PublicPort: Number.parseInt(binding.HostPort ?? "0", 10), Type: type });
+    }
+  }
+  return listed;
+}
+
+/** Docker's status column, from the container's state. */
+export function statusText(state: ContainerState, now: number): string {
+  switch (state.status) {
+    case "running":
+    case "paused": {
+      const health = state.health;
+      const healthText = health === "starting" ? " (health: starting)" : health ? ` (${health})` : "";
+      return `Up ${humanDuration(state.startedAt, now)}${state.paused ? " (Paused)" : healthText}`;
+    }
+    case "restarting":
+      return `Restarting (${state.exitCode}) ${humanDuration(state.finishedAt, now)} ago`;
+    case "exited":
+      return `Exited (${state.exitCode}) ${humanDuration(state.finishedAt, now)} ago`;
+    case "created":
+      return "Created";
+    case "dead":
+      return "Dead";
+    case "removing":
+      return "Removal In Progress";
+    default:
+      return state.status;
+  }
+}
+
+/** go-units' HumanDuration, which the docker CLI's status column uses. */
+function humanDuration(timestamp: string, now: number): string {
+  const seconds = Math.max(0, Math.floor((now - Date.parse(timestamp)) / 1000));
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(seconds / 3600);
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(hours / 24 / 365)} years`;
+}
