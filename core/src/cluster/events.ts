@@ -18,7 +18,9 @@ type Listener = (event: ClusterEvent) => void;
  */
 export class EventHub {
   private readonly listeners = new Set<Listener>();
+  /** The last `historyLimit` events, oldest at `next` once it has wrapped around. */
   private readonly history: ClusterEvent[] = [];
+  private next = 0;
 
   constructor(private readonly historyLimit = 10_000) {}
 
@@ -35,8 +37,9 @@ export class EventHub {
     };
     if (event.Type !== "swarm" || event.from !== undefined) decorated.from = `${event.from ?? ""} node:${node.Name}`;
     else decorated.from = `swarm node:${node.Name}`;
-    this.history.push(decorated);
-    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+    if (this.history.length < this.historyLimit) this.history.push(decorated);
+    else this.history[this.next] = decorated;
+    this.next = (this.next + 1) % this.historyLimit;
     for (const listener of this.listeners) listener(decorated);
     return decorated;
   }
@@ -52,7 +55,8 @@ export class EventHub {
 
   /** Events already seen with `timeNano` in [sinceNano, untilNano). */
   replay(sinceNano: bigint, untilNano: bigint | undefined): ClusterEvent[] {
-    return this.history.filter((event) => {
+    const ordered = this.history.length < this.historyLimit ? this.history : [...this.history.slice(this.next), ...this.history.slice(0, this.next)];
+    return ordered.filter((event) => {
       const t = eventTimeNano(event);
       return t >= sinceNano && (untilNano === undefined || t < untilNano);
     });
