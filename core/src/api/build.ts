@@ -1,11 +1,12 @@
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Engine } from "../engines/engine.js";
+import type { Node } from "../cluster/node.js";
+import type { EngineResponse } from "../engines/engine.js";
 import type { BuildSessions } from "./sessions.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
+import { normalizeConfig } from "../scheduler/request.js";
 import { queryInt, type ApiContext } from "./context.js";
-import { bodyStream, eachEngine, throwFailures } from "./images.js";
+import { bodyStream, eachNode, throwFailures } from "./images.js";
 import { forwardableHeaders, rawQuery, versionPrefixOf } from "./proxy.js";
 
 /** Build args that are scheduling expressions, as `docker run -e` entries are (§3.1). */
@@ -15,8 +16,8 @@ export function buildRoutes(app: FastifyInstance, ctx: ApiContext, sessions: Bui
   app.post("/build", async (request, reply) => build(ctx, sessions, request, reply));
 
   app.post("/build/prune", async (request) => {
-    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
-      engine.json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>("POST", "/build/prune", {
+    const results = await eachNode(ctx.cluster.healthyNodes(), (node) =>
+      node.engine.json<{ CachesDeleted?: string[] | null; SpaceReclaimed?: number }>("POST", "/build/prune", {
         query: rawQuery(request.raw.url ?? ""),
         versionPrefix: versionPrefixOf(request),
         timeout: 0,
@@ -62,15 +63,14 @@ export function splitBuildArgs(raw: string | null): BuildPlacement {
 }
 
 /** The engine the scheduler picks for a build with these expressions and resources. */
-function placeBuild(ctx: ApiContext, expressions: string[], params: URLSearchParams): Engine {
+function placeBuild(ctx: ApiContext, expressions: string[], params: URLSearchParams): Node {
   const config = normalizeConfig({
     Env: expressions,
     HostConfig: { Memory: queryInt(params.get("memory") ?? undefined), CpuShares: queryInt(params.get("cpushares") ?? undefined) },
   });
-  const ranked = ctx.cluster.scheduler.rank(toScheduleRequest(config, undefined), ctx.cluster.nodes());
-  const engine = ranked[0] ? ctx.cluster.engineById(ranked[0].id) : undefined;
-  if (!engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
-  return engine;
+  const node = ctx.cluster.rankNodes(config)[0];
+  if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  return node;
 }
 
 /**
@@ -81,18 +81,18 @@ function placeBuild(ctx: ApiContext, expressions: string[], params: URLSearchPar
 async function build(ctx: ApiContext, sessions: BuildSessions, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
   const placement = splitBuildArgs(params.get("buildargs"));
-  const engine = placeBuild(ctx, placement.expressions, params);
+  const node = placeBuild(ctx, placement.expressions, params);
   const session = params.get("session");
-  if (session) sessions.assign(session, engine);
+  if (session) sessions.assign(session, node.engine);
   if (placement.buildargs !== undefined) params.set("buildargs", placement.buildargs);
-  ctx.logger.debug("Building on", { NodeName: engine.name, NodeID: engine.id });
+  ctx.logger.debug("Building on", { NodeName: node.name, NodeID: node.id });
 
   const abort = new AbortController();
   const onClose = () => abort.abort();
   reply.raw.once("close", onClose);
-  let response: Awaited<ReturnType<Engine["call"]>>;
+  let response: EngineResponse;
   try {
-    response = await engine.call("POST", "/build", {
+    response = await node.engine.call("POST", "/build", {
       query: params.toString(),
       headers: forwardableHeaders(request.headers),
       body: bodyStream(request),
@@ -115,7 +115,7 @@ async function build(ctx: ApiContext, sessions: BuildSessions, request: FastifyR
   raw.flushHeaders();
   try {
     await pipeline(response.body, raw, { end: false });
-    await engine.refreshImages().catch(() => undefined);
+    await node.sync.refreshImages().catch(() => undefined);
   } catch {
     // Either side went away mid-build: the pipeline destroyed both ends.
   } finally {

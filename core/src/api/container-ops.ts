@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { EngineError, type Engine } from "../engines/engine.js";
 import { errorMessage } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
-import { locateContainer } from "./containers.js";
+import { locateContainer, trackAction } from "./containers.js";
 import { forwardableHeaders, rawQuery, requestBody, versionPrefixOf } from "./proxy.js";
 
 type NameParams = { name: string };
@@ -20,11 +20,10 @@ interface PruneAnswer {
  * (top, stats, changes, export, archive, resize, logs, wait) streams through that forward.
  */
 export function containerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const refreshing = (action: string) => async (request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply) => {
+  const refreshing = (action: "pause" | "unpause" | "update") => async (request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply) => {
     const found = locateContainer(ctx, request.params.name);
-    const id = found.record.inspect.Id;
-    const answer = await callEngine(found.engine, request, `/containers/${id}/${action}`, rawQuery(request.raw.url ?? ""));
-    if (answer.statusCode < 400) await found.engine.inspectContainer(id).catch(() => undefined);
+    const path = `/containers/${found.record.id}/${action}`;
+    const answer = await trackAction(found, action, () => callEngine(found.node.engine, request, path, rawQuery(request.raw.url ?? "")));
     return relay(reply, answer);
   };
   app.post<{ Params: NameParams }>("/containers/:name/pause", refreshing("pause"));
@@ -36,12 +35,12 @@ export function containerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void 
   app.post("/commit", async (request, reply) => {
     const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
     const found = locateContainer(ctx, params.get("container") ?? "");
-    params.set("container", found.record.inspect.Id);
-    const answer = await callEngine(found.engine, request, "/commit", params.toString());
+    params.set("container", found.record.id);
+    const answer = await callEngine(found.node.engine, request, "/commit", params.toString());
     if (answer.statusCode < 400) {
       // The new image must be schedulable (and listed) as soon as the client has its ID.
-      await found.engine.refreshImages().catch((err: unknown) => {
-        ctx.logger.warn(`image refresh after commit failed: ${errorMessage(err)}`, { name: found.engine.name });
+      await found.node.sync.refreshImages().catch((err: unknown) => {
+        ctx.logger.warn(`image refresh after commit failed: ${errorMessage(err)}`, { name: found.node.name });
       });
     }
     return relay(reply, answer);
@@ -79,12 +78,12 @@ function relay(reply: FastifyReply, answer: EngineAnswer): FastifyReply {
 async function pruneContainers(ctx: ApiContext, request: FastifyRequest): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
   const query = rawQuery(request.raw.url ?? "");
   const versionPrefix = versionPrefixOf(request);
-  const engines = ctx.cluster.healthyEngines();
+  const nodes = ctx.cluster.healthyNodes();
   const results = await Promise.allSettled(
-    engines.map(async (engine) => {
-      const answer = await engine.json<PruneAnswer>("POST", "/containers/prune", { query, versionPrefix, timeout: 0 });
+    nodes.map(async (node) => {
+      const answer = await node.engine.json<PruneAnswer>("POST", "/containers/prune", { query, versionPrefix, timeout: 0 });
       const deleted = answer.ContainersDeleted ?? [];
-      for (const id of deleted) engine.dropContainer(id);
+      for (const id of deleted) node.sync.forget(id);
       return { deleted, space: answer.SpaceReclaimed ?? 0 };
     }),
   );
@@ -97,8 +96,8 @@ async function pruneContainers(ctx: ApiContext, request: FastifyRequest): Promis
     }
     const err: unknown = result.reason;
     if (err instanceof EngineError) throw err;
-    const engine = engines[index];
-    ctx.logger.warn(`container prune failed on ${engine?.name ?? "an engine"}: ${errorMessage(err)}`);
+    const node = nodes[index];
+    ctx.logger.warn(`container prune failed on ${node?.name ?? "an engine"}: ${errorMessage(err)}`);
   }
   return merged;
 }

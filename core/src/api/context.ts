@@ -1,13 +1,17 @@
 import type { FastifyRequest } from "fastify";
-import type { Cluster } from "../cluster/cluster.js";
 import type { EventHub } from "../cluster/events.js";
+import type { ClusterReader } from "../cluster/reader.js";
+import type { ClusterBackend } from "../extension-points/cluster-backend.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError } from "../errors/catalog.js";
 import type { ReplicaRouting } from "./replica.js";
 
 /** What route handlers may use. */
 export interface ApiContext {
-  readonly cluster: Cluster;
+  /** What the API reads: nodes, containers and what else the engines hold. */
+  readonly cluster: ClusterReader;
+  /** Where containers are created (placement included), and the backend's `docker info` lines. */
+  readonly backend: ClusterBackend;
   readonly events: EventHub;
   readonly logger: Logger;
   readonly strategyName: string;
@@ -22,25 +26,7 @@ export interface ApiContext {
   readonly replica?: ReplicaRouting | undefined;
 }
 
-/** The oldest API version every engine still accepts, the manager's floor. */
-export const MIN_API_VERSION = "1.12";
-/** Reported while no engine is validated yet: the newest version dockerd 20.10 speaks. */
-export const DEFAULT_API_VERSION = "1.41";
-
-export function compareApiVersions(a: string, b: string): number {
-  const [aMajor = 0, aMinor = 0] = a.split(".").map(Number);
-  const [bMajor = 0, bMinor = 0] = b.split(".").map(Number);
-  return aMajor - bMajor || aMinor - bMinor;
-}
-
-/** The highest API version every validated engine supports. */
-export function clusterApiVersion(cluster: Cluster): string {
-  let version: string | undefined;
-  for (const engine of cluster.validatedEngines()) {
-    if (version === undefined || compareApiVersions(engine.apiVersion, version) < 0) version = engine.apiVersion;
-  }
-  return version ?? DEFAULT_API_VERSION;
-}
+export { MIN_API_VERSION, compareApiVersions } from "../cluster/api-version.js";
 
 /** Docker's boolean query rule: false iff empty, 0, no, false or none. */
 export function queryBool(value: unknown): boolean {

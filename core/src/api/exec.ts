@@ -1,13 +1,13 @@
 import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Engine } from "../engines/engine.js";
+import type { Node } from "../cluster/node.js";
 import { SwarmError } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 export interface LocatedExec {
-  readonly engine: Engine;
+  readonly node: Node;
   readonly execId: string;
 }
 
@@ -23,18 +23,19 @@ interface ExecInspect {
  */
 export async function locateExec(ctx: ApiContext, execId: string): Promise<LocatedExec> {
   const known = ctx.cluster.findExec(execId);
-  if (known) {
-    if (!known.engine.isHealthy()) {
-      throw new SwarmError("UnhealthyNode", `Container ${known.record.inspect.Id} running on unhealthy node ${known.engine.name}`);
+  const knownNode = known && ctx.cluster.nodeOf(known);
+  if (known && knownNode) {
+    if (!knownNode.isHealthy()) {
+      throw new SwarmError("UnhealthyNode", `Container ${known.id} running on unhealthy node ${knownNode.name}`);
     }
-    return { engine: known.engine, execId };
+    return { node: knownNode, execId };
   }
   if (execId !== "") {
     const answers = await Promise.all(
-      ctx.cluster.healthyEngines().map(async (engine) => {
+      ctx.cluster.healthyNodes().map(async (node) => {
         try {
-          const inspect = await engine.json<ExecInspect>("GET", `/exec/${encodeURIComponent(execId)}/json`);
-          return { engine, inspect };
+          const inspect = await node.engine.json<ExecInspect>("GET", `/exec/${encodeURIComponent(execId)}/json`);
+          return { node, inspect };
         } catch {
           // Not on this engine (404) or the engine failed: either way it cannot serve this exec.
           return undefined;
@@ -44,8 +45,8 @@ export async function locateExec(ctx: ApiContext, execId: string): Promise<Locat
     const hit = answers.find((a) => a !== undefined);
     if (hit) {
       const containerId = hit.inspect.ContainerID;
-      if (containerId) hit.engine.containers.get(containerId)?.execIds.add(hit.inspect.ID ?? execId);
-      return { engine: hit.engine, execId: hit.inspect.ID ?? execId };
+      if (containerId) hit.node.addExec(containerId, hit.inspect.ID ?? execId);
+      return { node: hit.node, execId: hit.inspect.ID ?? execId };
     }
   }
   throw new SwarmError("NotFound", `No such exec instance: ${execId}`);
@@ -60,7 +61,7 @@ export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body) || !hasCommand(body)) {
       throw new SwarmError("BadRequest", "No exec command specified");
     }
-    const response = await found.engine.call("POST", `/containers/${found.record.inspect.Id}/exec`, {
+    const response = await found.node.engine.call("POST", `/containers/${found.record.id}/exec`, {
       query: rawQuery(request.raw.url ?? ""),
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
@@ -70,7 +71,7 @@ export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (response.statusCode === 201) {
       const id = parseId(text);
       // Remembered so that /exec/<id>/* finds its engine without asking every engine.
-      if (id) found.record.execIds.add(id);
+      if (id) found.node.addExec(found.record.id, id);
     }
     return reply
       .code(response.statusCode)
@@ -80,7 +81,7 @@ export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   const forward = (suffix: string) => async (request: FastifyRequest<{ Params: ExecParams }>, reply: FastifyReply) => {
     const exec = await locateExec(ctx, request.params.id);
-    await proxyToEngine(exec.engine, request, reply, { path: `/exec/${encodeURIComponent(exec.execId)}${suffix}` });
+    await proxyToEngine(exec.node.engine, request, reply, { path: `/exec/${encodeURIComponent(exec.execId)}${suffix}` });
   };
   app.get<{ Params: ExecParams }>("/exec/:id/json", forward("/json"));
   app.post<{ Params: ExecParams }>("/exec/:id/resize", forward("/resize"));

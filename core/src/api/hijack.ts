@@ -6,7 +6,7 @@ import { connectToEngine } from "../engines/connect.js";
 import type { Engine } from "../engines/engine.js";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { HOP_BY_HOP } from "./proxy.js";
-import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
+import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
 import { isTakenOverUpload } from "./raw-upload.js";
@@ -56,7 +56,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
       pattern: /^\/containers\/(.+)\/attach$/,
       resolve: (ref) => {
         const found = locateContainer(ctx, ref);
-        return { engine: found.engine, path: `/containers/${found.record.inspect.Id}/attach` };
+        return { engine: found.node.engine, path: `/containers/${found.record.id}/attach` };
       },
     },
     {
@@ -64,7 +64,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
       pattern: /^\/containers\/(.+)\/attach\/ws$/,
       resolve: (ref) => {
         const found = locateContainer(ctx, ref);
-        return { engine: found.engine, path: `/containers/${found.record.inspect.Id}/attach/ws` };
+        return { engine: found.node.engine, path: `/containers/${found.record.id}/attach/ws` };
       },
     },
     {
@@ -72,7 +72,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
       pattern: /^\/exec\/([^/]+)\/start$/,
       resolve: async (ref) => {
         const exec = await locateExec(ctx, ref);
-        return { engine: exec.engine, path: `/exec/${encodeURIComponent(exec.execId)}/start` };
+        return { engine: exec.node.engine, path: `/exec/${encodeURIComponent(exec.execId)}/start` };
       },
     },
   ];
@@ -169,7 +169,7 @@ async function handleUpgrade(
 
 /** The same refusals as the fastify `onRequest` hook in server.ts. */
 function checkApiVersion(ctx: ApiContext, requested: string): string | undefined {
-  const apiVersion = clusterApiVersion(ctx.cluster);
+  const apiVersion = ctx.cluster.apiVersion();
   if (compareApiVersions(requested, apiVersion) > 0) {
     return `client version ${requested} is too new. Maximum supported API version is ${apiVersion}`;
   }
@@ -353,7 +353,7 @@ function respondError(ctx: ApiContext, client: Duplex, status: number, message: 
   const body = JSON.stringify({ message });
   client.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ""}\r\n` +
-      `API-Version: ${clusterApiVersion(ctx.cluster)}\r\n` +
+      `API-Version: ${ctx.cluster.apiVersion()}\r\n` +
       "Content-Type: application/json\r\n" +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       "Connection: close\r\n\r\n" +

@@ -2,35 +2,35 @@ import { PassThrough, Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { text } from "node:stream/consumers";
 import split2 from "split2";
-import type { Engine, EngineResponse } from "../engines/engine.js";
+import type { Node } from "../cluster/node.js";
+import type { EngineResponse } from "../engines/engine.js";
 import { engineMessage } from "../engines/engine.js";
 import type { ImageSummary } from "../engines/docker-types.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
 import { labelMatches, parseFilters, query, queryBool, type ApiContext } from "./context.js";
 import { forwardableHeaders, proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };
 
 export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.get("/images/json", async (request) => listImages(ctx.cluster.validatedEngines(), query(request)));
+  app.get("/images/json", async (request) => listImages(ctx.cluster.nodes(), query(request)));
 
   app.get("/images/viz", async () => {
     throw new SwarmError("NotImplemented", "Not supported in clustering mode.");
   });
 
   app.get("/images/search", async (request, reply) => {
-    await proxyToEngine(topEngine(ctx), request, reply, { path: "/images/search" });
+    await proxyToEngine(topNode(ctx).engine, request, reply, { path: "/images/search" });
   });
 
   // `docker save a b`: one healthy engine must hold every image, or the archive would be partial.
   app.get("/images/get", async (request, reply) => {
     const names = new URLSearchParams(rawQuery(request.raw.url ?? "")).getAll("names");
-    const engine = ctx.cluster
-      .healthyEngines()
+    const node = ctx.cluster
+      .healthyNodes()
       .find((e) => names.every((name) => e.images.some((image) => imageMatches(image, name))));
-    if (!engine) throw new SwarmError("NotFound", `Unable to find a healthy engine containing all images: [${names.join(" ")}]`);
-    await proxyToEngine(engine, request, reply, { path: "/images/get" });
+    if (!node) throw new SwarmError("NotFound", `Unable to find a healthy engine containing all images: [${names.join(" ")}]`);
+    await proxyToEngine(node.engine, request, reply, { path: "/images/get" });
   });
 
   app.post("/images/create", async (request, reply) => {
@@ -43,14 +43,14 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post("/images/load", async (request, reply) => loadImages(ctx, request, reply));
 
   app.post("/images/prune", async (request) => {
-    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
-      engine.json<{ ImagesDeleted?: unknown[] | null; SpaceReclaimed?: number }>("POST", "/images/prune", {
+    const results = await eachNode(ctx.cluster.healthyNodes(), (node) =>
+      node.engine.json<{ ImagesDeleted?: unknown[] | null; SpaceReclaimed?: number }>("POST", "/images/prune", {
         query: rawQuery(request.raw.url ?? ""),
         versionPrefix: versionPrefixOf(request),
         timeout: 0,
       }),
     );
-    await refreshAll(results.map((r) => r.engine), (e) => e.refreshImages());
+    await refreshAll(results.map((r) => r.node), (e) => e.sync.refreshImages());
     throwFailures(results);
     const deleted = results.flatMap((r) => (r.ok ? (r.value.ImagesDeleted ?? []) : []));
     return {
@@ -63,9 +63,9 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: Wildcard }>("/images/*", async (request, reply) => {
     const { name, action } = splitAction(request.params["*"], ["json", "history", "get"]);
     if (action === undefined) throw new SwarmError("NotFound", "page not found");
-    const engine = engineHolding(ctx, name);
-    if (!engine) throw new SwarmError("NotFound", `No such image: ${name}`);
-    await proxyToEngine(engine, request, reply, { path: `/images/${name}/${action}` });
+    const node = nodeHolding(ctx, name);
+    if (!node) throw new SwarmError("NotFound", `No such image: ${name}`);
+    await proxyToEngine(node.engine, request, reply, { path: `/images/${name}/${action}` });
   });
 
   app.post<{ Params: Wildcard }>("/images/*", async (request, reply) => {
@@ -73,9 +73,9 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (action === "push") {
       const tag = query(request).tag ?? "";
       // Without a tag the engine pushes every tag of the repository.
-      const engine = tag === "" ? engineHolding(ctx, name, { anyTag: true }) : engineHolding(ctx, `${name}:${tag}`);
-      if (!engine) throw new SwarmError("NotFound", `No such image: ${name}`);
-      await proxyToEngine(engine, request, reply, { path: `/images/${name}/push` });
+      const node = tag === "" ? nodeHolding(ctx, name, { anyTag: true }) : nodeHolding(ctx, `${name}:${tag}`);
+      if (!node) throw new SwarmError("NotFound", `No such image: ${name}`);
+      await proxyToEngine(node.engine, request, reply, { path: `/images/${name}/push` });
       return;
     }
     if (action === "tag") return tagImage(ctx, request, reply, name);
@@ -84,16 +84,16 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: Wildcard }>("/images/*", async (request) => {
     const name = request.params["*"];
-    const engines = enginesResolving(ctx.cluster.validatedEngines(), name);
+    const nodes = nodesResolving(ctx.cluster.nodes(), name);
     // Classic Swarm's rmi message has no colon; scripts match on it.
-    if (engines.length === 0) throw new SwarmError("NotFound", `No such image ${name}`);
-    const results = await eachEngine(engines, (engine) =>
-      engine.json<unknown[] | null>("DELETE", `/images/${name}`, {
+    if (nodes.length === 0) throw new SwarmError("NotFound", `No such image ${name}`);
+    const results = await eachNode(nodes, (node) =>
+      node.engine.json<unknown[] | null>("DELETE", `/images/${name}`, {
         query: rawQuery(request.raw.url ?? ""),
         versionPrefix: versionPrefixOf(request),
       }),
     );
-    await refreshAll(engines, (e) => e.refreshImages());
+    await refreshAll(nodes, (e) => e.sync.refreshImages());
     throwFailures(results);
     return results.flatMap((r) => (r.ok ? (r.value ?? []) : []));
   });
@@ -113,9 +113,9 @@ function splitAction(path: string, actions: readonly string[]): { name: string; 
  * The first engine (healthy ones first) on which dockerd itself would resolve `name`; with
  * `anyTag`, the first holding any tag of the repository (§4.4's looser rule).
  */
-function engineHolding(ctx: ApiContext, name: string, options: { anyTag?: boolean } = {}): Engine | undefined {
-  const engines = ctx.cluster.validatedEngines().sort((a, b) => Number(b.isHealthy()) - Number(a.isHealthy()));
-  return enginesResolving(engines, name, options.anyTag ? referenceMatches : referenceResolves)[0];
+function nodeHolding(ctx: ApiContext, name: string, options: { anyTag?: boolean } = {}): Node | undefined {
+  const nodes = [...ctx.cluster.nodes()].sort((a, b) => Number(b.isHealthy()) - Number(a.isHealthy()));
+  return nodesResolving(nodes, name, options.anyTag ? referenceMatches : referenceResolves)[0];
 }
 
 /**
@@ -123,15 +123,15 @@ function engineHolding(ctx: ApiContext, name: string, options: { anyTag?: boolea
  * prefix, as in dockerd; an ID prefix that different images share means none of them, as a single
  * dockerd answers "No such image", rather than tagging, pushing or removing unrelated images.
  */
-function enginesResolving(
-  engines: readonly Engine[],
+function nodesResolving(
+  nodes: readonly Node[],
   name: string,
   byReference: (image: ImageSummary, name: string) => boolean = referenceResolves,
-): Engine[] {
-  const byName = engines.filter((e) => e.images.some((image) => byReference(image, name)));
+): Node[] {
+  const byName = nodes.filter((e) => e.images.some((image) => byReference(image, name)));
   if (byName.length > 0) return byName;
   const ids = new Set<string>();
-  const holders = engines.filter((e) => {
+  const holders = nodes.filter((e) => {
     const matching = e.images.filter((image) => idMatches(image, name));
     for (const image of matching) ids.add(image.Id);
     return matching.length > 0;
@@ -140,11 +140,10 @@ function enginesResolving(
 }
 
 /** The best node for an empty request: where classic Swarm sent search, auth and network creation. */
-export function topEngine(ctx: ApiContext): Engine {
-  const ranked = ctx.cluster.scheduler.rank(toScheduleRequest(normalizeConfig({}), undefined), ctx.cluster.nodes());
-  const engine = ranked[0] ? ctx.cluster.engineById(ranked[0].id) : undefined;
-  if (!engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
-  return engine;
+export function topNode(ctx: ApiContext): Node {
+  const node = ctx.cluster.rankNodes({})[0];
+  if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  return node;
 }
 
 /** `docker.io/library/busybox` and `busybox` are one repository. */
@@ -212,7 +211,7 @@ function referenceMatcher(pattern: string): (reference: string) => boolean {
  * The union of every engine's images, grouped by ID with tags and digests merged, newest first
  * (§4.7). Filters: dangling, label, reference, before, since, node.
  */
-export function listImages(engines: readonly Engine[], q: Record<string, string | undefined>): ImageSummary[] {
+export function listImages(nodes: readonly Node[], q: Record<string, string | undefined>): ImageSummary[] {
   const filters = parseFilters(q.filters);
   if (q.filter) filters.reference = [...(filters.reference ?? []), q.filter];
   const all = queryBool(q.all);
@@ -224,8 +223,8 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
   const anchor = (kind: "before" | "since"): number | undefined => {
     const ref = filters[kind]?.[0];
     if (ref === undefined) return undefined;
-    for (const engine of engines) {
-      const image = engine.images.find((i) => imageMatches(i, ref));
+    for (const node of nodes) {
+      const image = node.images.find((i) => imageMatches(i, ref));
       if (image) return image.Created;
     }
     throw new SwarmError("BadRequest", `Invalid filter: 'type'='${kind}': no such image found: '${ref}'`);
@@ -235,9 +234,9 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
   const references = filters.reference?.map(referenceMatcher);
 
   const grouped = new Map<string, ImageSummary>();
-  for (const engine of engines) {
-    if (filters.node && !filters.node.some((n) => n === engine.name || n === engine.id)) continue;
-    for (const image of engine.images) {
+  for (const node of nodes) {
+    if (filters.node && !filters.node.some((n) => n === node.name || n === node.id)) continue;
+    for (const image of node.images) {
       const tags = image.RepoTags ?? [];
       const dangling = tags.length === 0 || tags.every((t) => t === "<none>:<none>");
       if (!all && !filters.dangling && image.ParentId && dangling) continue;
@@ -271,28 +270,28 @@ export function listImages(engines: readonly Engine[], q: Record<string, string 
 // ---- Tag -----------------------------------------------------------------------------------
 
 async function tagImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, name: string): Promise<void> {
-  const engines = enginesResolving(ctx.cluster.validatedEngines(), name);
-  if (engines.length === 0) throw new SwarmError("NotFound", `No such image: ${name}`);
-  const results = await eachEngine(engines, (engine) =>
-    engine.send("POST", `/images/${name}/tag`, { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
+  const nodes = nodesResolving(ctx.cluster.nodes(), name);
+  if (nodes.length === 0) throw new SwarmError("NotFound", `No such image: ${name}`);
+  const results = await eachNode(nodes, (node) =>
+    node.engine.send("POST", `/images/${name}/tag`, { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
   );
-  await refreshAll(engines, (e) => e.refreshImages());
+  await refreshAll(nodes, (e) => e.sync.refreshImages());
   throwFailures(results);
   await reply.code(201).send();
 }
 
 // ---- Fan-out helpers -----------------------------------------------------------------------
 
-export type EngineResult<T> = { engine: Engine; ok: true; value: T } | { engine: Engine; ok: false; error: unknown };
+export type NodeResult<T> = { node: Node; ok: true; value: T } | { node: Node; ok: false; error: unknown };
 
 /** Runs `fn` on every engine in parallel; never rejects. */
-export async function eachEngine<T>(engines: readonly Engine[], fn: (engine: Engine) => Promise<T>): Promise<Array<EngineResult<T>>> {
+export async function eachNode<T>(nodes: readonly Node[], fn: (node: Node) => Promise<T>): Promise<Array<NodeResult<T>>> {
   return Promise.all(
-    engines.map(async (engine): Promise<EngineResult<T>> => {
+    nodes.map(async (node): Promise<NodeResult<T>> => {
       try {
-        return { engine, ok: true, value: await fn(engine) };
+        return { node, ok: true, value: await fn(node) };
       } catch (error) {
-        return { engine, ok: false, error };
+        return { node, ok: false, error };
       }
     }),
   );
@@ -302,18 +301,18 @@ export async function eachEngine<T>(engines: readonly Engine[], fn: (engine: Eng
  * Per-engine failures as one error: `<engine>: <err>` lines (§4.7). A lone failure keeps its
  * engine's status (404, 409 …) so the client sees dockerd's code.
  */
-export function throwFailures<T>(results: ReadonlyArray<EngineResult<T>>): void {
-  const failures = results.filter((r): r is Extract<EngineResult<T>, { ok: false }> => !r.ok);
+export function throwFailures<T>(results: ReadonlyArray<NodeResult<T>>): void {
+  const failures = results.filter((r): r is Extract<NodeResult<T>, { ok: false }> => !r.ok);
   if (failures.length === 0) return;
-  const message = failures.map((f) => `${f.engine.name}: ${errorMessage(f.error)}`).join("\n");
+  const message = failures.map((f) => `${f.node.name}: ${errorMessage(f.error)}`).join("\n");
   const first = failures[0]!.error;
   const status = failures.length === 1 && first instanceof SwarmError ? first.status : 500;
   throw new SwarmError("Engine", message, { status });
 }
 
 /** Mirror refreshes after a change; a failed refresh is caught up by the periodic one. */
-export async function refreshAll(engines: readonly Engine[], refresh: (engine: Engine) => Promise<void>): Promise<void> {
-  await Promise.all(engines.map((engine) => refresh(engine).catch(() => undefined)));
+export async function refreshAll(nodes: readonly Node[], refresh: (node: Node) => Promise<void>): Promise<void> {
+  await Promise.all(nodes.map((node) => refresh(node).catch(() => undefined)));
 }
 
 export interface JsonMessage {
@@ -396,22 +395,22 @@ export function teeBody(source: Readable | undefined, count: number): { branches
 }
 
 export interface FanOutOptions {
-  readonly engines: readonly Engine[];
+  readonly nodes: readonly Node[];
   readonly stream: JsonStream;
   /** Starts the engine's request; `body` is that engine's branch of the client's body, if any. */
-  readonly call: (engine: Engine, body: Readable | undefined, signal: AbortSignal) => Promise<EngineResponse>;
+  readonly call: (node: Node, body: Readable | undefined, signal: AbortSignal) => Promise<EngineResponse>;
   /** Each engine message's status as the client sees it. `status` undefined = the start/finish line. */
   readonly label: (status: string | undefined) => string | undefined;
   /** A line before the engine is called and after it succeeded (classic's pull did both). */
   readonly announce?: boolean;
   readonly body?: Readable | undefined;
   /** Errors that count as a skip rather than a failure (another OS's image): the status to show. */
-  readonly skipped?: (engine: Engine, message: string) => string | undefined;
+  readonly skipped?: (node: Node, message: string) => string | undefined;
 }
 
 export interface FanOutResult {
-  readonly succeeded: Engine[];
-  readonly failures: Array<{ engine: Engine; message: string }>;
+  readonly succeeded: Node[];
+  readonly failures: Array<{ node: Node; message: string }>;
 }
 
 /**
@@ -421,17 +420,17 @@ export interface FanOutResult {
  * line, and the caller decides on the final error object.
  */
 export async function fanOutStream(options: FanOutOptions): Promise<FanOutResult> {
-  const { engines, stream, label } = options;
-  const tee = teeBody(options.body, engines.length);
-  const succeeded: Engine[] = [];
-  const failures: Array<{ engine: Engine; message: string }> = [];
+  const { nodes, stream, label } = options;
+  const tee = teeBody(options.body, nodes.length);
+  const succeeded: Node[] = [];
+  const failures: Array<{ node: Node; message: string }> = [];
   await Promise.all(
-    engines.map(async (engine, index) => {
-      const id = engine.name;
+    nodes.map(async (node, index) => {
+      const id = node.name;
       if (options.announce) stream.write({ status: label(undefined), id });
       let failure: string | undefined;
       try {
-        const response = await options.call(engine, tee.branches[index], stream.signal);
+        const response = await options.call(node, tee.branches[index], stream.signal);
         if (response.statusCode >= 400) {
           failure = engineMessage(await text(response.body));
         } else {
@@ -452,17 +451,17 @@ export async function fanOutStream(options: FanOutOptions): Promise<FanOutResult
         tee.drop(index);
       }
       if (failure === undefined) {
-        succeeded.push(engine);
+        succeeded.push(node);
         if (options.announce) stream.write({ status: label(undefined), id });
         return;
       }
-      const skip = options.skipped?.(engine, failure);
+      const skip = options.skipped?.(node, failure);
       if (skip !== undefined) {
         stream.write({ status: skip, id });
-        succeeded.push(engine);
+        succeeded.push(node);
         return;
       }
-      failures.push({ engine, message: failure });
+      failures.push({ node, message: failure });
       stream.write({ status: label(failure), id });
     }),
   );
@@ -472,7 +471,7 @@ export async function fanOutStream(options: FanOutOptions): Promise<FanOutResult
 /** The final error object of a merged stream: which nodes failed and why. */
 export function writeFailures(stream: JsonStream, failures: FanOutResult["failures"]): void {
   if (failures.length === 0) return;
-  const message = failures.map((f) => `${f.engine.name}: ${f.message}`).join("\n");
+  const message = failures.map((f) => `${f.node.name}: ${f.message}`).join("\n");
   stream.write({ errorDetail: { code: 1, message }, error: message });
 }
 
@@ -491,18 +490,18 @@ function pullReference(q: Record<string, string | undefined>): string {
 }
 
 async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const engines = ctx.cluster.validatedEngines();
-  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  const nodes = ctx.cluster.nodes();
+  if (nodes.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
   const ref = pullReference(query(request));
   const stream = openJsonStream(reply);
   const headers = streamHeaders(request);
   const result = await fanOutStream({
-    engines,
+    nodes,
     stream,
     announce: true,
     label: (status) => (status === undefined || status === "" ? `Pulling ${ref}...` : `Pulling ${ref}... : ${status}`),
-    call: (engine, _body, signal) =>
-      engine.call("POST", "/images/create", {
+    call: (node, _body, signal) =>
+      node.engine.call("POST", "/images/create", {
         query: rawQuery(request.raw.url ?? ""),
         headers,
         versionPrefix: versionPrefixOf(request),
@@ -510,7 +509,7 @@ async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: Fastif
         signal,
       }),
   });
-  await refreshAll(result.succeeded, (e) => e.refreshImages());
+  await refreshAll(result.succeeded, (e) => e.sync.refreshImages());
   // A mixed Linux/Windows cluster pulls what each node can run: OS mismatches alone are no failure.
   const onlyOsMismatch = result.succeeded.length > 0 && result.failures.every((f) => f.message.includes("image operating system"));
   if (!onlyOsMismatch) writeFailures(stream, result.failures);
@@ -519,20 +518,20 @@ async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: Fastif
 
 async function importImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const fromStdin = query(request).fromSrc === "-";
-  await sendToEveryEngine(ctx, request, reply, {
+  await sendToEveryNode(ctx, request, reply, {
     path: "/images/create",
     body: fromStdin ? bodyStream(request) : undefined,
     label: (status) => status,
-    skipped: (engine, message) => osSkip("Import", engine, message),
+    skipped: (node, message) => osSkip("Import", node, message),
   });
 }
 
 async function loadImages(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  await sendToEveryEngine(ctx, request, reply, {
+  await sendToEveryNode(ctx, request, reply, {
     path: "/images/load",
     body: bodyStream(request),
     label: (status) => (status === undefined || status === "" ? "Loading Image..." : `Loading Image... : ${status}`),
-    skipped: (engine, message) => osSkip("Load", engine, message),
+    skipped: (node, message) => osSkip("Load", node, message),
   });
 }
 
@@ -540,24 +539,24 @@ async function loadImages(ctx: ApiContext, request: FastifyRequest, reply: Fasti
  * Import and load: the client's body is teed to every validated engine at once, their progress
  * merged into one stream tagged by node, their image mirrors refreshed, failures appended last.
  */
-async function sendToEveryEngine(
+async function sendToEveryNode(
   ctx: ApiContext,
   request: FastifyRequest,
   reply: FastifyReply,
   options: { path: string } & Pick<FanOutOptions, "body" | "label" | "skipped">,
 ): Promise<void> {
-  const engines = ctx.cluster.validatedEngines();
-  if (engines.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  const nodes = ctx.cluster.nodes();
+  if (nodes.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
   const stream = openJsonStream(reply);
   const headers = streamHeaders(request);
   const result = await fanOutStream({
-    engines,
+    nodes,
     stream,
     body: options.body,
     label: options.label,
     skipped: options.skipped,
-    call: (engine, branch, signal) =>
-      engine.call("POST", options.path, {
+    call: (node, branch, signal) =>
+      node.engine.call("POST", options.path, {
         query: rawQuery(request.raw.url ?? ""),
         headers,
         body: branch,
@@ -566,7 +565,7 @@ async function sendToEveryEngine(
         signal,
       }),
   });
-  await refreshAll(result.succeeded, (e) => e.refreshImages());
+  await refreshAll(result.succeeded, (e) => e.sync.refreshImages());
   writeFailures(stream, result.failures);
   stream.end();
 }
@@ -574,11 +573,11 @@ async function sendToEveryEngine(
 /** dockerd's refusals of another OS's image (load, then import), which classic Swarm let a node skip. */
 const OS_MISMATCH = [/cannot load (\w+) image on (\w+)/, /image operating system "(\w+)" cannot be used on this platform/];
 
-function osSkip(what: "Import" | "Load", engine: Engine, message: string): string | undefined {
+function osSkip(what: "Import" | "Load", node: Node, message: string): string | undefined {
   for (const pattern of OS_MISMATCH) {
     const match = pattern.exec(message);
     if (!match) continue;
-    const engineOs = match[2] ?? engine.info?.OSType ?? "linux";
+    const engineOs = match[2] ?? node.engine.info?.OSType ?? "linux";
     return `${what} skipped because image is for ${match[1] ?? ""} and engine is running ${engineOs}`;
   }
   return undefined;

@@ -1,18 +1,19 @@
 import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
-import type { Cluster } from "../cluster/cluster.js";
-import { EngineError, engineMessage, isConnectionError, type Engine } from "../engines/engine.js";
+import type { ClusterReader } from "../cluster/reader.js";
+import type { Node } from "../cluster/node.js";
+import { EngineError, engineMessage, isConnectionError } from "../engines/engine.js";
 import type { NetworkResource } from "../engines/docker-types.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { SwarmLabels, normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
+import { SwarmLabels } from "../scheduler/request.js";
 import { labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
-import { eachEngine, refreshAll, throwFailures, topEngine } from "./images.js";
+import { eachNode, refreshAll, throwFailures, topNode } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };
 interface Located {
-  readonly engine: Engine;
+  readonly node: Node;
   readonly network: NetworkResource;
 }
 
@@ -24,17 +25,17 @@ export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post("/networks/create", async (request, reply) => createNetwork(ctx, request, reply));
 
   app.post("/networks/prune", async (request) => {
-    const engines = ctx.cluster.healthyEngines();
-    const results = await eachEngine(engines, (engine) =>
-      engine.json<{ NetworksDeleted?: string[] | null }>("POST", "/networks/prune", {
+    const nodes = ctx.cluster.healthyNodes();
+    const results = await eachNode(nodes, (node) =>
+      node.engine.json<{ NetworksDeleted?: string[] | null }>("POST", "/networks/prune", {
         query: rawQuery(request.raw.url ?? ""),
         versionPrefix: versionPrefixOf(request),
       }),
     );
-    await refreshAll(engines, (e) => e.refreshNetworks());
+    await refreshAll(nodes, (e) => e.sync.refreshNetworks());
     throwFailures(results);
     // Pruned networks are local to their node: named as the listing names them.
-    const deleted = results.flatMap((r) => (r.ok ? (r.value.NetworksDeleted ?? []).map((name) => `${r.engine.name}/${name}`) : []));
+    const deleted = results.flatMap((r) => (r.ok ? (r.value.NetworksDeleted ?? []).map((name) => `${r.node.name}/${name}`) : []));
     return { NetworksDeleted: deleted.length > 0 ? deleted : null };
   });
 
@@ -43,7 +44,7 @@ export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const ref = request.params["*"];
     const found = ctx.cluster.findNetwork(ref);
     if (!found) throw networkNotFound(ctx, ref, "inspect");
-    await proxyToEngine(found.engine, request, reply, { path: `/networks/${found.network.Id}` });
+    await proxyToEngine(found.node.engine, request, reply, { path: `/networks/${found.network.Id}` });
   });
 
   app.delete<{ Params: Wildcard }>("/networks/*", async (request, reply) => removeNetwork(ctx, request, reply, request.params["*"]));
@@ -75,7 +76,7 @@ function regex(pattern: string): RE2JS {
  * Every engine's networks, a global network once (endpoint maps merged). Local networks are
  * named `<node>/<name>`, so `bridge` on three nodes is three rows that say where they live.
  */
-export function listNetworks(cluster: Cluster, q: Record<string, string | undefined>): NetworkResource[] {
+export function listNetworks(cluster: ClusterReader, q: Record<string, string | undefined>): NetworkResource[] {
   const filters = parseFilters(q.filters);
   for (const type of filters.type ?? []) {
     if (type !== "custom" && type !== "builtin") throw new SwarmError("BadRequest", `Invalid filter: 'type'='${type}'`);
@@ -86,24 +87,24 @@ export function listNetworks(cluster: Cluster, q: Record<string, string | undefi
   const nameRes = (filters.name ?? []).map(regex);
   const idRes = (filters.id ?? []).map(regex);
 
-  const merged = new Map<string, { network: NetworkResource; engines: Engine[] }>();
-  for (const engine of cluster.validatedEngines()) {
-    for (const network of networksOf(engine)) {
+  const merged = new Map<string, { network: NetworkResource; nodes: Node[] }>();
+  for (const node of cluster.nodes()) {
+    for (const network of networksOf(node)) {
       const entry = merged.get(network.Id);
       if (!entry) {
-        merged.set(network.Id, { network: { ...network, Containers: { ...(network.Containers ?? {}) } }, engines: [engine] });
+        merged.set(network.Id, { network: { ...network, Containers: { ...(network.Containers ?? {}) } }, nodes: [node] });
         continue;
       }
-      entry.engines.push(engine);
+      entry.nodes.push(node);
       entry.network.Containers = { ...entry.network.Containers, ...(network.Containers ?? {}) };
     }
   }
 
   const inUse = networksInUse(cluster);
   const rows: NetworkResource[] = [];
-  for (const { network, engines } of merged.values()) {
+  for (const { network, nodes } of merged.values()) {
     const plain = network.Name;
-    const shown = isLocal(network) && engines[0] ? `${engines[0].name}/${plain}` : plain;
+    const shown = isLocal(network) && nodes[0] ? `${nodes[0].name}/${plain}` : plain;
     if (filters.type) {
       const type = BUILTIN.has(plain) ? "builtin" : "custom";
       if (!filters.type.includes(type)) continue;
@@ -111,7 +112,7 @@ export function listNetworks(cluster: Cluster, q: Record<string, string | undefi
     if (filters.label && !filters.label.every((l) => labelMatches(network.Labels ?? {}, l))) continue;
     if (filters.driver && !filters.driver.includes(network.Driver ?? "")) continue;
     if (filters.scope && !filters.scope.includes(network.Scope ?? "local")) continue;
-    if (filters.node && !engines.some((e) => filters.node!.some((n) => n === e.name || n === e.id))) continue;
+    if (filters.node && !nodes.some((e) => filters.node!.some((n) => n === e.name || n === e.id))) continue;
     if (nameRes.length && !nameRes.some((re, i) => plain === filters.name![i] || shown === filters.name![i] || re.matcher(plain).find())) {
       continue;
     }
@@ -130,17 +131,15 @@ export function listNetworks(cluster: Cluster, q: Record<string, string | undefi
  * An engine's mirrored networks that are networks: an engine event without an ID (dockerd's
  * `prune` event) can leave a stray entry in the mirror until its next full refresh.
  */
-function networksOf(engine: Engine): NetworkResource[] {
-  return [...engine.networks.values()].filter((n) => typeof n.Id === "string" && n.Id !== "" && typeof n.Name === "string");
+function networksOf(node: Node): NetworkResource[] {
+  return [...node.networks.values()].filter((n) => typeof n.Id === "string" && n.Id !== "" && typeof n.Name === "string");
 }
 
 /** IDs of networks some container of the cluster is attached to. */
-function networksInUse(cluster: Cluster): Set<string> {
+function networksInUse(cluster: ClusterReader): Set<string> {
   const ids = new Set<string>();
-  for (const { record } of cluster.containers()) {
-    for (const endpoint of Object.values(record.inspect.NetworkSettings?.Networks ?? {})) {
-      if (endpoint.NetworkID) ids.add(endpoint.NetworkID);
-    }
+  for (const record of cluster.containers()) {
+    for (const network of record.networks) if (network.id !== "") ids.add(network.id);
   }
   return ids;
 }
@@ -164,41 +163,39 @@ async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
   }
   const body: NetworkCreateBody = { ...(raw as NetworkCreateBody) };
   const name = typeof body.Name === "string" ? body.Name : "";
-  let engine: Engine;
+  let node: Node;
   const slash = name.indexOf("/");
   if (slash >= 0) {
-    const node = name.slice(0, slash);
+    const nodeName = name.slice(0, slash);
     body.Name = name.slice(slash + 1);
-    const config = normalizeConfig({ Labels: { [SwarmLabels.constraints]: JSON.stringify([`node==${node}`]) } });
-    const ranked = ctx.cluster.scheduler.rank(toScheduleRequest(config, undefined), ctx.cluster.nodes());
-    const chosen = ranked[0] ? ctx.cluster.engineById(ranked[0].id) : undefined;
+    const chosen = ctx.cluster.rankNodes({ Labels: { [SwarmLabels.constraints]: JSON.stringify([`node==${nodeName}`]) } })[0];
     if (!chosen) throw new SwarmError("Scheduling", "No nodes available in the cluster");
-    engine = chosen;
+    node = chosen;
   } else {
-    engine = topEngine(ctx);
+    node = topNode(ctx);
   }
   // Classic Swarm defaulted to overlay, which works only on engines sharing a cluster store
   // (`--cluster-store`); elsewhere it fails, so the engine's own default (bridge) is kept.
   if (body.Driver === undefined || body.Driver === "") {
-    const engines = ctx.cluster.validatedEngines();
-    if (engines.length > 0 && engines.every((e) => typeof e.info?.ClusterStore === "string" && e.info.ClusterStore !== "")) {
+    const nodes = ctx.cluster.nodes();
+    if (nodes.length > 0 && nodes.every((e) => typeof e.engine.info?.ClusterStore === "string" && e.engine.info.ClusterStore !== "")) {
       body.Driver = "overlay";
     }
   }
-  const created = await engine.json<{ Id: string; Warning?: string }>("POST", "/networks/create", {
+  const created = await node.engine.json<{ Id: string; Warning?: string }>("POST", "/networks/create", {
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
     versionPrefix: versionPrefixOf(request),
   });
-  await engine.refreshNetworks().catch(() => undefined);
-  const network = engine.networks.get(created.Id);
+  await node.sync.refreshNetworks().catch(() => undefined);
+  const network = node.networks.get(created.Id);
   if (network && !isLocal(network)) {
     await refreshAll(
-      ctx.cluster.validatedEngines().filter((e) => e !== engine),
-      (e) => e.refreshNetworks(),
+      ctx.cluster.nodes().filter((e) => e !== node),
+      (e) => e.sync.refreshNetworks(),
     );
   }
-  ctx.logger.debug(`Created network ${String(body.Name)}`, { NodeName: engine.name });
+  ctx.logger.debug(`Created network ${String(body.Name)}`, { NodeName: node.name });
   await reply.code(201).send(created);
 }
 
@@ -211,12 +208,12 @@ async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
   const global = !isLocal(network);
   // A global network can be removed through any engine that sees it if its owner is down.
   const candidates = global
-    ? [found.engine, ...ctx.cluster.healthyEngines().filter((e) => e !== found.engine && e.networks.has(network.Id))]
-    : [found.engine];
+    ? [found.node, ...ctx.cluster.healthyNodes().filter((e) => e !== found.node && e.networks.has(network.Id))]
+    : [found.node];
   let lastError: unknown;
-  for (const engine of candidates) {
+  for (const node of candidates) {
     try {
-      await engine.send("DELETE", `/networks/${network.Id}`, { versionPrefix: versionPrefixOf(request) });
+      await node.engine.send("DELETE", `/networks/${network.Id}`, { versionPrefix: versionPrefixOf(request) });
       lastError = undefined;
       break;
     } catch (err) {
@@ -224,7 +221,7 @@ async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
       if (!global || !isConnectionError(err)) break;
     }
   }
-  await refreshAll(global ? ctx.cluster.validatedEngines() : [found.engine], (e) => e.refreshNetworks());
+  await refreshAll(global ? ctx.cluster.nodes() : [found.node], (e) => e.sync.refreshNetworks());
   if (lastError !== undefined) throw lastError;
   await reply.code(204).send();
 }
@@ -232,11 +229,11 @@ async function removeNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
 // ---- Connect / disconnect ------------------------------------------------------------------
 
 /** A network by reference among one engine's networks: ID, unique ID prefix, name or `<node>/<name>`. */
-function networkOnEngine(engine: Engine, ref: string): NetworkResource | undefined {
+function networkOnEngine(node: Node, ref: string): NetworkResource | undefined {
   const bare = ref.startsWith("/") ? ref.slice(1) : ref;
-  const networks = networksOf(engine);
+  const networks = networksOf(node);
   const exact = networks.find(
-    (n) => n.Id === bare || n.Name === bare || `${engine.name}/${n.Name}` === bare || `${engine.id}/${n.Name}` === bare,
+    (n) => n.Id === bare || n.Name === bare || `${node.name}/${n.Name}` === bare || `${node.id}/${n.Name}` === bare,
   );
   if (exact) return exact;
   const byPrefix = networks.filter((n) => n.Id.startsWith(bare));
@@ -258,27 +255,28 @@ async function connectOrDisconnect(
   const body = request.body as { Container?: unknown; [key: string]: unknown } | undefined;
   const containerRef = body && typeof body === "object" && typeof body.Container === "string" ? body.Container : "";
   const container = containerRef === "" ? undefined : ctx.cluster.findContainer(containerRef);
-  const onContainerEngine = container ? networkOnEngine(container.engine, ref) : undefined;
+  const containerNode = container && ctx.cluster.nodeOf(container);
+  const onContainerEngine = containerNode ? networkOnEngine(containerNode, ref) : undefined;
   if (!anywhere && !onContainerEngine) throw networkNotFound(ctx, ref, "connect");
   if (containerRef === "") throw new SwarmError("NotFound", "Container is not specified");
-  if (!container) throw new SwarmError("NotFound", `No such container: ${containerRef}`);
-  const engine = container.engine;
-  const network = onContainerEngine ?? (anywhere && engine.networks.get(anywhere.network.Id));
+  if (!container || !containerNode) throw new SwarmError("NotFound", `No such container: ${containerRef}`);
+  const node = containerNode;
+  const network = onContainerEngine ?? (anywhere && node.networks.get(anywhere.network.Id));
   if (!network) {
-    const where = anywhere ? anywhere.engine.name : "another node";
+    const where = anywhere ? anywhere.node.name : "another node";
     throw new SwarmError(
       "NotFound",
-      `No such network: ${ref} (it is local to ${where}; container ${containerRef} runs on ${engine.name})`,
+      `No such network: ${ref} (it is local to ${where}; container ${containerRef} runs on ${node.name})`,
     );
   }
-  const containerId = container.record.inspect.Id;
-  const response = await engine.call("POST", `/networks/${network.Id}/${action}`, {
+  const containerId = container.id;
+  const response = await node.engine.call("POST", `/networks/${network.Id}/${action}`, {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ ...body, Container: containerId }),
     versionPrefix: versionPrefixOf(request),
   });
   const text = await readText(response.body);
-  await Promise.all([engine.refreshNetworks(), engine.inspectContainer(containerId)].map((p) => p.catch(() => undefined)));
+  await Promise.all([node.sync.refreshNetworks(), node.sync.reread(containerId)].map((p) => p.catch(() => undefined)));
   if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(text));
   if (text === "") await reply.code(response.statusCode).send();
   else await reply.code(response.statusCode).header("content-type", "application/json").send(text);
@@ -292,7 +290,7 @@ async function connectOrDisconnect(
 function networkNotFound(ctx: ApiContext, ref: string, route: "inspect" | "remove" | "connect"): SwarmError {
   const bare = ref.startsWith("/") ? ref.slice(1) : ref;
   const sameName = networksNamed(ctx, ref);
-  const prefixed = new Set(ctx.cluster.validatedEngines().flatMap((engine) => [...engine.networks.keys()].filter((id) => id.startsWith(bare))));
+  const prefixed = new Set(ctx.cluster.nodes().flatMap((node) => [...node.networks.keys()].filter((id) => id.startsWith(bare))));
   if (sameName.length < 2 && bare !== "" && prefixed.size > 1) {
     const count = `${prefixed.size} matches found based on ID prefix`;
     return new SwarmError("BadRequest", route === "inspect" ? `${count}: network ${ref} is ambiguous` : `network ${ref} is ambiguous (${count})`);
@@ -304,7 +302,7 @@ function networkNotFound(ctx: ApiContext, ref: string, route: "inspect" | "remov
 /** `<node>/<name>` of every node-local network called `ref`: what a plain name could have meant. */
 function networksNamed(ctx: ApiContext, ref: string): string[] {
   const bare = ref.startsWith("/") ? ref.slice(1) : ref;
-  return ctx.cluster.validatedEngines().flatMap((engine) =>
-    [...engine.networks.values()].filter((n) => n.Name === bare && isLocal(n)).map((n) => `${engine.name}/${n.Name}`),
+  return ctx.cluster.nodes().flatMap((node) =>
+    [...node.networks.values()].filter((n) => n.Name === bare && isLocal(n)).map((n) => `${node.name}/${n.Name}`),
   );
 }

@@ -1,9 +1,10 @@
 import { text } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { EngineError, engineMessage, type Engine } from "../engines/engine.js";
+import type { Node } from "../cluster/node.js";
+import { EngineError, engineMessage } from "../engines/engine.js";
 import { SwarmError } from "../errors/catalog.js";
 import { query, type ApiContext } from "./context.js";
-import { bodyStream, eachEngine, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./images.js";
+import { bodyStream, eachNode, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./images.js";
 import { forwardableHeaders, proxyToEngine, rawQuery, requestBody, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };
@@ -21,40 +22,40 @@ interface PluginObject {
  */
 export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/plugins", async (request) => {
-    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
-      engine.json<PluginObject[] | null>("GET", "/plugins", { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
+    const results = await eachNode(ctx.cluster.healthyNodes(), (node) =>
+      node.engine.json<PluginObject[] | null>("GET", "/plugins", { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
     );
     throwFailures(results);
-    return results.flatMap((r) => (r.ok ? (r.value ?? []).map((plugin) => ({ ...plugin, Name: `${r.engine.name}/${plugin.Name}` })) : []));
+    return results.flatMap((r) => (r.ok ? (r.value ?? []).map((plugin) => ({ ...plugin, Name: `${r.node.name}/${plugin.Name}` })) : []));
   });
 
   // Privileges come from the registry, which every node reaches alike: one node answers.
   app.get("/plugins/privileges", async (request, reply) => {
-    const engine = ctx.cluster.healthyEngines()[0];
-    if (!engine) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
-    await proxyToEngine(engine, request, reply, { path: "/plugins/privileges" });
+    const node = ctx.cluster.healthyNodes()[0];
+    if (!node) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    await proxyToEngine(node.engine, request, reply, { path: "/plugins/privileges" });
   });
 
   app.post("/plugins/pull", async (request, reply) => {
     const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
     const target = nodePrefixed(ctx, params.get("name") ?? "");
     if (target) params.set("name", target.rest);
-    const engines = target ? [target.engine] : ctx.cluster.healthyEngines();
-    await streamToEngines(ctx, request, reply, engines, "/plugins/pull", params.toString());
+    const nodes = target ? [target.node] : ctx.cluster.healthyNodes();
+    await streamToEngines(ctx, request, reply, nodes, "/plugins/pull", params.toString());
   });
 
   app.post("/plugins/create", async (request, reply) => {
     const params = new URLSearchParams(rawQuery(request.raw.url ?? ""));
     const target = nodePrefixed(ctx, params.get("name") ?? "");
     if (target) params.set("name", target.rest);
-    const engines = target ? [target.engine] : ctx.cluster.healthyEngines();
-    if (engines.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
-    const tee = teeBody(bodyStream(request), engines.length);
+    const nodes = target ? [target.node] : ctx.cluster.healthyNodes();
+    if (nodes.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    const tee = teeBody(bodyStream(request), nodes.length);
     const headers = forwardableHeaders(request.headers);
-    const results = await eachEngine(engines, async (engine) => {
-      const index = engines.indexOf(engine);
+    const results = await eachNode(nodes, async (node) => {
+      const index = nodes.indexOf(node);
       try {
-        await engine.send("POST", "/plugins/create", {
+        await node.engine.send("POST", "/plugins/create", {
           query: params.toString(),
           headers,
           body: tee.branches[index] ?? "",
@@ -73,15 +74,15 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { name, action } = splitAction(request.params["*"]);
     if (action !== "json") throw new SwarmError("NotFound", "page not found");
     const holder = (await holders(ctx, request, name))[0]!;
-    await proxyToEngine(holder.engine, request, reply, { path: `/plugins/${holder.name}/json` });
+    await proxyToEngine(holder.node.engine, request, reply, { path: `/plugins/${holder.name}/json` });
   });
 
   app.delete<{ Params: Wildcard }>("/plugins/*", async (request) => {
     const found = await holders(ctx, request, request.params["*"]);
-    const results = await eachEngine(
-      found.map((h) => h.engine),
-      (engine) =>
-        engine.json<PluginObject | undefined>("DELETE", `/plugins/${nameOn(found, engine)}`, {
+    const results = await eachNode(
+      found.map((h) => h.node),
+      (node) =>
+        node.engine.json<PluginObject | undefined>("DELETE", `/plugins/${nameOn(found, node)}`, {
           query: rawQuery(request.raw.url ?? ""),
           versionPrefix: versionPrefixOf(request),
         }),
@@ -99,10 +100,10 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
       case "disable":
       case "set": {
         const body = requestBody(request);
-        const results = await eachEngine(
-          found.map((h) => h.engine),
-          (engine) =>
-            engine.send("POST", `/plugins/${nameOn(found, engine)}/${action}`, {
+        const results = await eachNode(
+          found.map((h) => h.node),
+          (node) =>
+            node.engine.send("POST", `/plugins/${nameOn(found, node)}/${action}`, {
               query: rawQuery(request.raw.url ?? ""),
               headers: typeof body === "string" ? { "content-type": "application/json" } : undefined,
               body: typeof body === "string" ? body : undefined,
@@ -116,13 +117,13 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
       }
       case "push": {
         const holder = found[0]!;
-        await proxyToEngine(holder.engine, request, reply, { path: `/plugins/${holder.name}/push` });
+        await proxyToEngine(holder.node.engine, request, reply, { path: `/plugins/${holder.name}/push` });
         return;
       }
       case "upgrade": {
         // Each holder upgrades its own copy.
-        const engines = found.map((h) => h.engine);
-        await streamToEngines(ctx, request, reply, engines, `/plugins/${found[0]!.name}/upgrade`, rawQuery(request.raw.url ?? ""));
+        const nodes = found.map((h) => h.node);
+        await streamToEngines(ctx, request, reply, nodes, `/plugins/${found[0]!.name}/upgrade`, rawQuery(request.raw.url ?? ""));
         return;
       }
       default:
@@ -138,15 +139,15 @@ function splitAction(path: string): { name: string; action: string } {
 }
 
 /** `node-1/vieux/sshfs` names node-1's copy, when node-1 is a node of the cluster. */
-function nodePrefixed(ctx: ApiContext, ref: string): { engine: Engine; rest: string } | undefined {
+function nodePrefixed(ctx: ApiContext, ref: string): { node: Node; rest: string } | undefined {
   const slash = ref.indexOf("/");
   if (slash <= 0) return undefined;
-  const engine = ctx.cluster.validatedEngines().find((e) => e.name === ref.slice(0, slash));
-  return engine ? { engine, rest: ref.slice(slash + 1) } : undefined;
+  const node = ctx.cluster.nodes().find((e) => e.name === ref.slice(0, slash));
+  return node ? { node, rest: ref.slice(slash + 1) } : undefined;
 }
 
-function nameOn(found: ReadonlyArray<{ engine: Engine; name: string }>, engine: Engine): string {
-  return found.find((h) => h.engine === engine)?.name ?? "";
+function nameOn(found: ReadonlyArray<{ node: Node; name: string }>, node: Node): string {
+  return found.find((h) => h.node === node)?.name ?? "";
 }
 
 /**
@@ -154,17 +155,17 @@ function nameOn(found: ReadonlyArray<{ engine: Engine; name: string }>, engine: 
  * A reference that means different plugins (an ID prefix shared on one node, or naming one plugin
  * here and another there) gets dockerd's 400 for an ambiguous one, rather than acting on some.
  */
-async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): Promise<Array<{ engine: Engine; name: string }>> {
+async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): Promise<Array<{ node: Node; name: string }>> {
   const target = nodePrefixed(ctx, ref);
-  const candidates = target ? [{ engine: target.engine, name: target.rest }] : ctx.cluster.healthyEngines().map((engine) => ({ engine, name: ref }));
-  const results = await eachEngine(
-    candidates.map((c) => c.engine),
-    (engine) =>
-      engine.json<PluginObject>("GET", `/plugins/${nameOn(candidates, engine)}/json`, { versionPrefix: versionPrefixOf(request) }),
+  const candidates = target ? [{ node: target.node, name: target.rest }] : ctx.cluster.healthyNodes().map((node) => ({ node, name: ref }));
+  const results = await eachNode(
+    candidates.map((c) => c.node),
+    (node) =>
+      node.engine.json<PluginObject>("GET", `/plugins/${nameOn(candidates, node)}/json`, { versionPrefix: versionPrefixOf(request) }),
   );
   const ambiguousOnANode = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 400);
   if (ambiguousOnANode && !ambiguousOnANode.ok) throw ambiguousOnANode.error;
-  const found = results.flatMap((r) => (r.ok ? [{ engine: r.engine, name: nameOn(candidates, r.engine), plugin: r.value.Name }] : []));
+  const found = results.flatMap((r) => (r.ok ? [{ node: r.node, name: nameOn(candidates, r.node), plugin: r.value.Name }] : []));
   if (new Set(found.map((h) => h.plugin)).size > 1) throw new SwarmError("BadRequest", `multiple plugins found for "${ref}"`);
   if (found.length > 0) return found;
   const notFound = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 404);
@@ -179,22 +180,22 @@ async function streamToEngines(
   _ctx: ApiContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  engines: readonly Engine[],
+  nodes: readonly Node[],
   path: string,
   queryString: string,
 ): Promise<void> {
-  if (engines.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+  if (nodes.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
   const body = requestBody(request);
   const payload = typeof body === "string" ? body : "[]";
   const headers = { ...forwardableHeaders(request.headers), "content-type": "application/json" };
   const remote = query(request).remote ?? "";
   const stream = openJsonStream(reply);
   const result = await fanOutStream({
-    engines,
+    nodes,
     stream,
     label: (status) => (status === undefined || status === "" ? `Pulling ${remote}...` : status),
-    call: async (engine, _branch, signal) => {
-      const response = await engine.call("POST", path, {
+    call: async (node, _branch, signal) => {
+      const response = await node.engine.call("POST", path, {
         query: queryString,
         headers,
         body: payload,

@@ -42,6 +42,8 @@ export interface ProxyOptions {
    * so a client never sees its own change missing from the mirror.
    */
   readonly onResponse?: ((statusCode: number) => void | Promise<void>) | undefined;
+  /** Called when the engine could not be asked or did not answer. */
+  readonly onFailure?: (() => void) | undefined;
 }
 
 /**
@@ -88,6 +90,7 @@ export async function proxyToEngine(
     });
   } catch (err) {
     reply.raw.off("close", onClose);
+    options.onFailure?.();
     if (abort.signal.aborted) return;
     if (err instanceof SwarmError) throw err;
     throw new SwarmError("Engine", errorMessage(err), { cause: err });

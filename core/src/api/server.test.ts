@@ -19,6 +19,7 @@ function build(overrides: Partial<ApiContext> = {}) {
   });
   return createApiServer({
     cluster,
+    backend: cluster,
     events,
     logger: silentLogger,
     strategyName: "spread",

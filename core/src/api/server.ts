@@ -3,7 +3,7 @@ import type { Duplex, Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
-import { MIN_API_VERSION, clusterApiVersion, compareApiVersions, type ApiContext } from "./context.js";
+import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { containerOpsRoutes } from "./container-ops.js";
 import { containerRoutes } from "./containers.js";
 import { BuildSessions, sessionRoutes } from "./sessions.js";
@@ -90,7 +90,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   }
 
   app.addHook("onRequest", async (request, reply) => {
-    const apiVersion = clusterApiVersion(ctx.cluster);
+    const apiVersion = ctx.cluster.apiVersion();
     void reply.header("API-Version", apiVersion);
     void reply.header("Docker-Experimental", String(ctx.experimental));
     void reply.header("Ostype", "linux");
@@ -213,7 +213,7 @@ function isNodeName(ctx: ApiContext, segment: string): boolean {
   } catch {
     return false;
   }
-  return ctx.cluster.validatedEngines().some((engine) => engine.name === name || engine.id === name);
+  return ctx.cluster.node(name) !== undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { SwarmError } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
-import { eachEngine, throwFailures, topEngine } from "./images.js";
+import { eachNode, throwFailures, topNode } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };
@@ -22,8 +22,8 @@ export function systemExtraRoutes(app: FastifyInstance, ctx: ApiContext): void {
    * rows are not merged. Containers and local volumes carry their node as listings show them.
    */
   app.get("/system/df", async (request) => {
-    const results = await eachEngine(ctx.cluster.healthyEngines(), (engine) =>
-      engine.json<DiskUsage>("GET", "/system/df", { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request), timeout: 0 }),
+    const results = await eachNode(ctx.cluster.healthyNodes(), (node) =>
+      node.engine.json<DiskUsage>("GET", "/system/df", { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request), timeout: 0 }),
     );
     throwFailures(results);
     const merged = {
@@ -36,16 +36,16 @@ export function systemExtraRoutes(app: FastifyInstance, ctx: ApiContext): void {
     };
     for (const result of results) {
       if (!result.ok) continue;
-      const { engine, value } = result;
+      const { node, value } = result;
       merged.LayersSize += value.LayersSize ?? 0;
       merged.BuilderSize += value.BuilderSize ?? 0;
       merged.Images.push(...(value.Images ?? []));
       merged.BuildCache.push(...(value.BuildCache ?? []));
       for (const container of value.Containers ?? []) {
-        merged.Containers.push({ ...container, Names: (container.Names ?? []).map((n) => `/${engine.name}${n.startsWith("/") ? n : `/${n}`}`) });
+        merged.Containers.push({ ...container, Names: (container.Names ?? []).map((n) => `/${node.name}${n.startsWith("/") ? n : `/${n}`}`) });
       }
       for (const volume of value.Volumes ?? []) {
-        merged.Volumes.push((volume.Driver ?? "local") === "local" ? { ...volume, Name: `${engine.name}/${volume.Name}` } : volume);
+        merged.Volumes.push((volume.Driver ?? "local") === "local" ? { ...volume, Name: `${node.name}/${volume.Name}` } : volume);
       }
     }
     return merged;
@@ -53,15 +53,15 @@ export function systemExtraRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   // Credentials are checked against the registry, which every node reaches alike (§7.2).
   app.post("/auth", async (request, reply) => {
-    await proxyToEngine(topEngine(ctx), request, reply, { path: "/auth" });
+    await proxyToEngine(topNode(ctx).engine, request, reply, { path: "/auth" });
   });
 
   // `GET /distribution/127.0.0.1:5000/team/app:1/json`: the name keeps its slashes.
   app.get<{ Params: Wildcard }>("/distribution/*", async (request, reply) => {
     const path = request.params["*"];
     if (!path.endsWith("/json")) throw new SwarmError("NotFound", "page not found");
-    const engine = ctx.cluster.healthyEngines()[0];
-    if (!engine) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
-    await proxyToEngine(engine, request, reply, { path: `/distribution/${path}` });
+    const node = ctx.cluster.healthyNodes()[0];
+    if (!node) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    await proxyToEngine(node.engine, request, reply, { path: `/distribution/${path}` });
   });
 }

@@ -3,7 +3,10 @@ import type { FastifyInstance } from "fastify";
 import { eventTimeNano, type ClusterEvent } from "../cluster/events.js";
 import { SwarmError } from "../errors/catalog.js";
 import { GIT_COMMIT, VERSION } from "../host/builtins.js";
-import { MIN_API_VERSION, clusterApiVersion, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
+import { MIN_API_VERSION, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
+
+/** Stands for SystemStatus in `/info`'s body until the cached lines are put in its place. */
+const STATUS_PLACEHOLDER = "\u0000SystemStatus";
 
 export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/_ping", async (_request, reply) => {
@@ -14,7 +17,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/version", async () => ({
     Platform: { Name: "swarm" },
     Version: `swarm/${VERSION}`,
-    ApiVersion: clusterApiVersion(ctx.cluster),
+    ApiVersion: ctx.cluster.apiVersion(),
     MinAPIVersion: MIN_API_VERSION,
     GitCommit: GIT_COMMIT,
     GoVersion: process.version,
@@ -23,31 +26,39 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     KernelVersion: os.release() || "<unknown>",
     Experimental: ctx.experimental,
     BuildTime: "<unknown>",
-    Components: [{ Name: "Swarm", Version: VERSION, Details: { ApiVersion: clusterApiVersion(ctx.cluster) } }],
+    Components: [{ Name: "Swarm", Version: VERSION, Details: { ApiVersion: ctx.cluster.apiVersion() } }],
   }));
 
-  app.get("/info", async () => {
+  // SystemStatus holds some ten lines per node: serialised again only when the cluster changed.
+  let status = { key: "", json: "" };
+  app.get("/info", async (_request, reply) => {
     const cluster = ctx.cluster;
-    let running = 0;
-    let paused = 0;
-    let stopped = 0;
-    for (const { record } of cluster.containers()) {
-      const state = record.inspect.State;
-      if (state.Paused) paused++;
-      else if (state.Running) running++;
-      else stopped++;
+    const roleLines = ctx.roleLines();
+    const key = `${cluster.version}\n${JSON.stringify(roleLines)}`;
+    if (status.key !== key) {
+      const lines = [...roleLines, ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ...ctx.backend.statusLines()];
+      status = { key, json: JSON.stringify(lines) };
     }
-    const engines = cluster.validatedEngines();
-    return {
+    const { running, paused, stopped } = cluster.containerCounts();
+    const nodes = cluster.nodes();
+    let images = 0;
+    let cpus = 0;
+    let memory = 0;
+    for (const node of nodes) {
+      images += node.images.length;
+      cpus += node.cpus;
+      memory += node.memory;
+    }
+    const body = JSON.stringify({
       ID: "",
       Containers: running + paused + stopped,
       ContainersRunning: running,
       ContainersPaused: paused,
       ContainersStopped: stopped,
-      Images: engines.reduce((sum, e) => sum + e.images.length, 0),
+      Images: images,
       Driver: "",
       DriverStatus: null,
-      SystemStatus: [...ctx.roleLines(), ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ...cluster.statusLines()],
+      SystemStatus: STATUS_PLACEHOLDER,
       Plugins: { Volume: null, Network: null, Authorization: null, Log: null },
       MemoryLimit: true,
       SwapLimit: true,
@@ -71,8 +82,8 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
       OSType: "linux",
       Architecture: os.arch() === "x64" ? "x86_64" : os.arch(),
       IndexServerAddress: "https://index.docker.io/v1/",
-      NCPU: engines.reduce((sum, e) => sum + e.cpus, 0),
-      MemTotal: engines.reduce((sum, e) => sum + e.memory, 0),
+      NCPU: cpus,
+      MemTotal: memory,
       DockerRootDir: "",
       HttpProxy: process.env.http_proxy ?? "",
       HttpsProxy: process.env.https_proxy ?? "",
@@ -89,7 +100,8 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
       InitBinary: "",
       SecurityOptions: [],
       Warnings: null,
-    };
+    });
+    return reply.type("application/json").send(body.replace(`"SystemStatus":${JSON.stringify(STATUS_PLACEHOLDER)}`, `"SystemStatus":${status.json}`));
   });
 
   app.get("/events", async (request, reply) => {

@@ -4,17 +4,21 @@ import type { ClusterBackend, CreateContainerRequest, CreatedContainer } from ".
 import type { ContainerConfig, ContainerView, NodeView } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { Engine, EngineError, type ContainerRecord, type EngineOptions } from "../engines/engine.js";
+import { Engine, EngineError, type EngineOptions, type HealthEvent } from "../engines/engine.js";
 import type { DockerEvent, NetworkResource } from "../engines/docker-types.js";
-import { resolveContainer, type ContainerLike, type ContainerResolution } from "../scheduler/lookup.js";
 import { SwarmLabels, normalizeConfig, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
-import { formatBytes } from "../scheduler/resources.js";
+import { compareApiVersions, DEFAULT_API_VERSION } from "./api-version.js";
+import { ContainerIndex, type ContainerCounts, type Resolution } from "./container-index.js";
+import { sharesFor, type ContainerRecord } from "./container-record.js";
 import type { EventHub } from "./events.js";
+import { Node } from "./node.js";
+import { NodeSync } from "./node-sync.js";
+import type { ClusterReader } from "./reader.js";
 
 export interface ClusterOptions {
-  readonly engine: Omit<EngineOptions, "onEvent" | "logger">;
+  readonly engine: Omit<EngineOptions, "onHealthChange" | "logger"> & { readonly refreshMin: number; readonly refreshMax: number };
   readonly createRetry: number;
   readonly logger: Logger;
   readonly events: EventHub;
@@ -22,31 +26,36 @@ export interface ClusterOptions {
   readonly now?: () => number;
 }
 
-export interface LocatedContainer {
-  readonly engine: Engine;
-  readonly record: ContainerRecord;
-}
-
-interface ContainerEntry extends ContainerLike {
-  readonly engine: Engine;
-  readonly record: ContainerRecord;
-}
-
 const PENDING_SCAN_MS = 1000;
 
 /**
  * The native cluster backend: engines found by discovery, validated, mirrored, scheduled onto.
- * Engines live in a pending table (by address) until validated, then in the engines table.
+ * Nodes live in a pending table (by address) until validated, then in the validated table (by
+ * ID). What depends on every node (the order they are listed in, who is called what, the API
+ * version they share) is worked out when a node joins, leaves or changes, not per request.
  */
-export class Cluster implements ClusterBackend {
-  private readonly pendingEngines = new Map<string, Engine>();
-  private readonly engines = new Map<string, Engine>();
-  private readonly retryAt = new Map<Engine, number>();
-  private readonly validating = new Set<Engine>();
-  private readonly engineEventListeners = new Set<(engine: Engine, event: DockerEvent) => void>();
+export class Cluster implements ClusterBackend, ClusterReader {
+  private readonly index = new ContainerIndex();
+  private readonly pendingNodes = new Map<string, Node>();
+  private readonly validated = new Map<string, Node>();
+  private readonly retryAt = new Map<Node, number>();
+  private readonly validating = new Set<Node>();
+  private readonly engineEventListeners = new Set<(node: Node, event: DockerEvent) => void>();
+  /** Names the manager's creates in flight have claimed. */
+  private readonly reservedNames = new Map<string, number>();
   private pendingTimer: NodeJS.Timeout | undefined;
-  private currentEntries: string[] = [];
-  private ordered: Engine[] | undefined;
+  private currentEntries = new Set<string>();
+  private changes = 0;
+  /** What the derived tables below were built from; a change of a node's name or API version rebuilds them. */
+  private readonly identities = new Map<Node, string>();
+  private derived:
+    | {
+        readonly ordered: readonly Node[];
+        readonly byName: ReadonlyMap<string, readonly Node[]>;
+        readonly apiVersion: string;
+        readonly infoOrder: readonly Node[];
+      }
+    | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: ClusterOptions) {
@@ -57,6 +66,10 @@ export class Cluster implements ClusterBackend {
     return this.options.scheduler;
   }
 
+  get version(): number {
+    return this.changes;
+  }
+
   start(): void {
     this.pendingTimer = setInterval(() => this.revalidatePending(), PENDING_SCAN_MS);
     this.pendingTimer.unref();
@@ -64,195 +77,286 @@ export class Cluster implements ClusterBackend {
 
   async stop(): Promise<void> {
     if (this.pendingTimer) clearInterval(this.pendingTimer);
-    const all = [...this.pendingEngines.values(), ...this.engines.values()];
-    this.pendingEngines.clear();
-    this.engines.clear();
-    this.ordered = undefined;
-    await Promise.all(all.map((engine) => engine.disconnect()));
+    const all = [...this.pendingNodes.values(), ...this.validated.values()];
+    this.pendingNodes.clear();
+    this.validated.clear();
+    this.changed(true);
+    await Promise.all(all.map((node) => this.disconnect(node)));
   }
 
   // ---- Discovery -----------------------------------------------------------------------------
 
   /** Applies a full entry list from discovery: removals first, then additions (§2.6). */
   async setEntries(entries: readonly string[]): Promise<void> {
-    const next = [...new Set(entries.filter((e) => e !== ""))];
-    const removed = this.currentEntries.filter((e) => !next.includes(e));
-    const added = next.filter((e) => !this.currentEntries.includes(e));
+    const next = new Set(entries.filter((e) => e !== ""));
+    const removed = [...this.currentEntries].filter((e) => !next.has(e));
+    const added = [...next].filter((e) => !this.currentEntries.has(e));
     this.currentEntries = next;
     for (const addr of removed) await this.removeEngine(addr);
     for (const addr of added) this.addEngine(addr);
   }
 
   private addEngine(addr: string): void {
-    if (this.pendingEngines.has(addr) || [...this.engines.values()].some((e) => e.addr === addr)) return;
+    if (this.pendingNodes.has(addr) || this.validatedAt(addr)) return;
+    const logger = this.options.logger.child({ engine: addr });
     const engine = new Engine(addr, {
       ...this.options.engine,
-      logger: this.options.logger.child({ engine: addr }),
-      onEvent: (source, event) => this.relayEngineEvent(source, event),
+      logger,
+      // Only called once the engine answers calls, long after `node` is made.
+      onHealthChange: (_engine, change) => this.onHealthChange(node, change),
     });
-    this.pendingEngines.set(addr, engine);
-    void this.validate(engine);
+    const node: Node = new Node(engine, this.index, (changed) => this.onNodeChange(changed));
+    node.sync = new NodeSync(node, {
+      refreshMin: this.options.engine.refreshMin,
+      refreshMax: this.options.engine.refreshMax,
+      logger,
+      publish: (source, event) => this.relayEngineEvent(source, event),
+      now: this.now,
+    });
+    this.pendingNodes.set(addr, node);
+    this.changed(true);
+    void this.validate(node);
+  }
+
+  private validatedAt(addr: string): Node | undefined {
+    for (const node of this.validated.values()) if (node.addr === addr) return node;
+    return undefined;
   }
 
   private async removeEngine(addr: string): Promise<void> {
-    const pending = this.pendingEngines.get(addr);
+    const pending = this.pendingNodes.get(addr);
     if (pending) {
-      this.pendingEngines.delete(addr);
-      await pending.disconnect();
+      this.pendingNodes.delete(addr);
+      this.changed(true);
+      await this.disconnect(pending);
     }
-    for (const [id, engine] of this.engines) {
-      if (engine.addr !== addr) continue;
-      this.engines.delete(id);
-      this.ordered = undefined;
-      await engine.disconnect();
-      this.options.logger.info(`Removed Engine ${engine.name}`, { addr });
+    const node = this.validatedAt(addr);
+    if (node) {
+      this.validated.delete(node.id);
+      this.changed(true);
+      await this.disconnect(node);
+      this.options.logger.info(`Removed Engine ${node.name}`, { addr });
     }
   }
 
-  private async validate(engine: Engine): Promise<void> {
-    if (this.validating.has(engine)) return;
-    this.validating.add(engine);
+  /** Takes a node out for good; one that was serving says so with `engine_disconnect`. */
+  private async disconnect(node: Node): Promise<void> {
+    const wasServing = node.engine.state === "healthy";
+    node.sync.stop();
+    node.detach();
+    this.identities.delete(node);
+    if (await node.engine.disconnect()) {
+      if (wasServing) this.relayEngineEvent(node, swarmEvent("engine_disconnect", this.now()));
+    }
+  }
+
+  private async validate(node: Node): Promise<void> {
+    if (this.validating.has(node)) return;
+    this.validating.add(node);
+    const engine = node.engine;
     try {
-      await engine.connect();
+      await engine.resolveIp();
+      await engine.updateSpecs();
+      await node.sync.load();
     } catch (err) {
-      engine.failureCount++;
-      engine.lastError = errorMessage(err);
-      engine.updatedAt = this.now();
+      node.sync.halt();
+      engine.recordValidationFailure(errorMessage(err));
+      node.touch();
       // Back off 1 s, 2 s, 4 s … capped at the refresh interval: classic waited 30 s more.
       const delay = Math.min(2 ** Math.min(engine.failureCount - 1, 16) * 1000, this.options.engine.refreshMax);
-      this.retryAt.set(engine, this.now() + delay);
+      this.retryAt.set(node, this.now() + delay);
       this.options.logger.debug(`Failed to validate pending node: ${engine.lastError}`, { addr: engine.addr });
       return;
     } finally {
-      this.validating.delete(engine);
+      this.validating.delete(node);
     }
-    if (this.pendingEngines.get(engine.addr) !== engine) {
-      await engine.disconnect();
+    if (this.pendingNodes.get(engine.addr) !== node) {
+      await this.disconnect(node);
       return;
     }
-    const duplicate = this.engines.get(engine.id);
+    const duplicate = this.validated.get(node.id);
     if (duplicate) {
-      if (duplicate.addr !== engine.addr) {
-        engine.lastError = `ID duplicated. ${engine.id} shared by this node ${engine.addr} and another node ${duplicate.addr}`;
-        this.options.logger.error(`ID duplicated. ${engine.id} shared by ${engine.addr} and ${duplicate.addr}`);
-        this.retryAt.set(engine, this.now() + this.options.engine.refreshMax);
+      if (duplicate.addr !== node.addr) {
+        engine.lastError = `ID duplicated. ${node.id} shared by this node ${node.addr} and another node ${duplicate.addr}`;
+        this.options.logger.error(`ID duplicated. ${node.id} shared by ${node.addr} and ${duplicate.addr}`);
+        this.retryAt.set(node, this.now() + this.options.engine.refreshMax);
+        node.sync.halt();
         return;
       }
-      this.pendingEngines.delete(engine.addr);
-      await engine.disconnect();
+      this.pendingNodes.delete(node.addr);
+      await this.disconnect(node);
       return;
     }
-    this.pendingEngines.delete(engine.addr);
-    this.retryAt.delete(engine);
-    this.engines.set(engine.id, engine);
-    this.ordered = undefined;
+    this.pendingNodes.delete(node.addr);
+    this.retryAt.delete(node);
+    this.validated.set(node.id, node);
+    node.attach();
+    this.changed(true);
     engine.activate();
-    this.options.logger.info(`Registered Engine ${engine.name} at ${engine.addr}`);
+    node.sync.start();
+    this.options.logger.info(`Registered Engine ${node.name} at ${node.addr}`);
   }
 
   private revalidatePending(): void {
     const now = this.now();
-    for (const engine of this.pendingEngines.values()) {
-      if ((this.retryAt.get(engine) ?? 0) <= now) void this.validate(engine);
+    for (const node of this.pendingNodes.values()) {
+      if ((this.retryAt.get(node) ?? 0) <= now) void this.validate(node);
     }
   }
 
-  private relayEngineEvent(engine: Engine, event: DockerEvent): void {
-    this.options.events.publish(event, { Name: engine.name, Id: engine.id, Addr: engine.addr, Ip: engine.ip });
-    for (const listener of this.engineEventListeners) listener(engine, event);
+  private onHealthChange(node: Node, change: HealthEvent): void {
+    node.touch();
+    if (change === "engine_reconnect") node.sync.wake();
+    this.relayEngineEvent(node, swarmEvent(change, this.now()));
+  }
+
+  private onNodeChange(node: Node): void {
+    this.changes++;
+    const identity = `${node.name}\n${node.engine.apiVersion}`;
+    if (this.identities.get(node) !== identity) {
+      this.identities.set(node, identity);
+      this.derived = undefined;
+    }
+  }
+
+  private changed(membership: boolean): void {
+    this.changes++;
+    if (membership) this.derived = undefined;
+  }
+
+  private relayEngineEvent(node: Node, event: DockerEvent): void {
+    this.options.events.publish(event, { Name: node.name, Id: node.id, Addr: node.addr, Ip: node.ip });
+    for (const listener of this.engineEventListeners) listener(node, event);
   }
 
   /**
-   * Every engine's events with the engine they came from, one just removed from discovery
-   * included (its `engine_disconnect` comes after it left the cluster). Returns the unsubscriber.
+   * Every engine's events with the node they came from, one just removed from discovery included
+   * (its `engine_disconnect` comes after it left the cluster). Returns the unsubscriber.
    */
-  onEngineEvent(listener: (engine: Engine, event: DockerEvent) => void): () => void {
+  onEngineEvent(listener: (node: Node, event: DockerEvent) => void): () => void {
     this.engineEventListeners.add(listener);
     return () => this.engineEventListeners.delete(listener);
   }
 
-  // ---- Views -------------------------------------------------------------------------------
+  // ---- Reading -----------------------------------------------------------------------------
 
-  /** Validated engines, in a stable order. */
-  /**
-   * Validated engines ordered by address, not by which one answered first: placement (a seeded
-   * random strategy, tie-breaks) must not depend on the order engines happened to connect in.
-   */
-  validatedEngines(): Engine[] {
-    this.ordered ??= [...this.engines.values()].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
-    return [...this.ordered];
-  }
-
-  healthyEngines(): Engine[] {
-    return this.validatedEngines().filter((e) => e.isHealthy());
-  }
-
-  /** Validated and pending engines, for `docker info`. */
-  allEngines(): Engine[] {
-    return [...this.engines.values(), ...this.pendingEngines.values()];
-  }
-
-  nodes(): readonly NodeView[] {
-    return this.validatedEngines().map((engine) => engine.schedulingView());
-  }
-
-  engineById(id: string): Engine | undefined {
-    return this.engines.get(id);
-  }
-
-  engineByName(nameOrId: string): Engine | undefined {
-    return this.engines.get(nameOrId) ?? this.validatedEngines().find((e) => e.name === nameOrId);
-  }
-
-  private containerEntries(): ContainerEntry[] {
-    const entries: ContainerEntry[] = [];
-    for (const engine of this.engines.values()) {
-      for (const record of engine.containers.values()) {
-        entries.push({
-          id: record.inspect.Id,
-          names: [record.inspect.Name],
-          labels: record.inspect.Config.Labels ?? {},
-          nodeName: engine.name,
-          nodeId: engine.id,
-          engine,
-          record,
-        });
+  private tables(): NonNullable<Cluster["derived"]> {
+    if (this.derived) return this.derived;
+    // Ordered by address, not by which engine answered first: placement (a seeded random
+    // strategy, tie-breaks) must not depend on the order engines happened to connect in.
+    const ordered = [...this.validated.values()].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    const byName = new Map<string, Node[]>();
+    let apiVersion: string | undefined;
+    for (const node of ordered) {
+      for (const key of [node.name, node.id]) {
+        const list = byName.get(key);
+        if (list) list.push(node);
+        else byName.set(key, [node]);
       }
+      if (apiVersion === undefined || compareApiVersions(node.engine.apiVersion, apiVersion) < 0) apiVersion = node.engine.apiVersion;
     }
-    return entries;
+    const infoOrder = [...this.validated.values(), ...this.pendingNodes.values()].sort((a, b) =>
+      naturalCompare(a.name || "(unknown)", b.name || "(unknown)"),
+    );
+    for (const node of [...this.validated.values(), ...this.pendingNodes.values()]) this.identities.set(node, `${node.name}\n${node.engine.apiVersion}`);
+    this.derived = { ordered, byName, apiVersion: apiVersion ?? DEFAULT_API_VERSION, infoOrder };
+    return this.derived;
   }
 
-  /** Container lookup across the cluster with classic Swarm's rules (§4.4). */
-  findContainer(ref: string): LocatedContainer | undefined {
+  nodes(): readonly Node[] {
+    return this.tables().ordered;
+  }
+
+  healthyNodes(): readonly Node[] {
+    return this.tables().ordered.filter((node) => node.isHealthy());
+  }
+
+  allNodes(): readonly Node[] {
+    return this.tables().infoOrder;
+  }
+
+  node(ref: string): Node | undefined {
+    return this.validated.get(ref) ?? this.tables().byName.get(ref)?.[0];
+  }
+
+  nodeOf(record: ContainerRecord): Node | undefined {
+    return this.validated.get(record.nodeId);
+  }
+
+  apiVersion(): string {
+    return this.tables().apiVersion;
+  }
+
+  container(id: string): ContainerRecord | undefined {
+    return this.index.get(id);
+  }
+
+  resolveContainer(ref: string): Resolution {
+    return this.index.resolve(ref, (nodeRef) => {
+      const nodes = this.tables().byName.get(nodeRef);
+      return nodes && new Set(nodes.map((node) => node.id));
+    });
+  }
+
+  findContainer(ref: string): ContainerRecord | undefined {
     const resolution = this.resolveContainer(ref);
     return resolution && "found" in resolution ? resolution.found : undefined;
   }
 
-  /** Like `findContainer`, but a name or ID prefix several containers share says which they are. */
-  resolveContainer(ref: string): ContainerResolution<LocatedContainer> {
-    // Clients mostly use the full ID the create returned: a map hit, not a scan of the cluster.
-    for (const engine of this.engines.values()) {
-      const record = engine.containers.get(ref);
-      if (record) return { found: { engine, record } };
-    }
-    const resolution = resolveContainer(this.containerEntries(), ref);
-    if (!resolution) return undefined;
-    const located = ({ engine, record }: ContainerEntry): LocatedContainer => ({ engine, record });
-    return "found" in resolution
-      ? { found: located(resolution.found) }
-      : { ambiguous: resolution.ambiguous, candidates: resolution.candidates.map(located) };
+  findExec(execId: string): ContainerRecord | undefined {
+    return this.index.findExec(execId);
   }
 
-  /** Every container in the mirror with its engine. */
-  containers(): LocatedContainer[] {
-    return this.containerEntries().map(({ engine, record }) => ({ engine, record }));
+  containersWithSwarmId(swarmId: string): ContainerRecord[] {
+    return this.index.withSwarmId(swarmId);
   }
 
-  findExec(execId: string): LocatedContainer | undefined {
-    for (const { engine, record } of this.containerEntries()) {
-      if (record.execIds.has(execId)) return { engine, record };
+  containers(): Iterable<ContainerRecord> {
+    return this.index.values();
+  }
+
+  containerCounts(): ContainerCounts {
+    return this.index.counts();
+  }
+
+  async completeProvisional(): Promise<void> {
+    await Promise.all(this.nodes().map((node) => node.sync.completeProvisional()));
+  }
+
+  /** The scheduler's views of the validated nodes. */
+  nodeViews(): readonly NodeView[] {
+    return this.nodes().map((node) => node.schedulingView());
+  }
+
+  rankNodes(config: ContainerConfig): Node[] {
+    const ranked = this.scheduler.rank(toScheduleRequest(normalizeConfig(config), undefined), this.nodeViews());
+    return ranked.map((view) => this.validated.get(view.id)).filter((node): node is Node => node !== undefined);
+  }
+
+  findNetwork(ref: string): { node: Node; network: NetworkResource } | undefined {
+    const matches: Array<{ node: Node; network: NetworkResource }> = [];
+    const bare = ref.startsWith("/") ? ref.slice(1) : ref;
+    for (const node of this.nodes()) {
+      for (const network of node.networks.values()) {
+        if (
+          network.Id === bare ||
+          (bare.length === 12 && network.Id.startsWith(bare)) ||
+          network.Name === bare ||
+          `${node.name}/${network.Name}` === bare ||
+          `${node.id}/${network.Name}` === bare
+        ) {
+          matches.push({ node, network });
+        }
+      }
     }
-    return undefined;
+    const ids = new Set(matches.map((m) => m.network.Id));
+    if (ids.size === 1) return matches[0];
+    if (ids.size > 1) return undefined;
+    const byPrefix: typeof matches = [];
+    for (const node of this.nodes()) {
+      for (const network of node.networks.values()) if (network.Id.startsWith(bare)) byPrefix.push({ node, network });
+    }
+    return new Set(byPrefix.map((m) => m.network.Id)).size === 1 ? byPrefix[0] : undefined;
   }
 
   // ---- Container creation (§3.7) -----------------------------------------------------------
@@ -268,7 +372,7 @@ export class Cluster implements ClusterBackend {
         return await this.createOnce(config, request, withImageAffinity);
       } catch (err) {
         if (err instanceof SwarmError && (err.code === "SWARM_ERR_CONFLICT" || err.code === "SWARM_ERR_SCHEDULING")) throw err;
-        if (!withImageAffinity && isImageNotFound(err) && !hasHardNodeConstraint(config) && this.someEngineHasImage(config.Image)) {
+        if (!withImageAffinity && isImageNotFound(err) && !hasHardNodeConstraint(config) && this.someNodeHasImage(config.Image)) {
           withImageAffinity = true;
           retries++;
           continue;
@@ -289,9 +393,10 @@ export class Cluster implements ClusterBackend {
     request: CreateContainerRequest,
     withImageAffinity: boolean,
   ): Promise<CreatedContainer> {
-    // Steps a–f run synchronously, so no other create can interleave: the pending record is the lock.
-    const name = request.name;
-    if (name !== undefined && name !== "") this.checkNameFree(name);
+    // Up to the engine call this runs synchronously, so no other create can interleave: the
+    // reserved name and the pending record are the locks.
+    const name = request.name !== undefined && request.name !== "" ? stripSlash(request.name) : undefined;
+    if (name !== undefined) this.checkNameFree(name);
     const labels: Record<string, string> = { ...(config.Labels ?? {}) };
     if (!labels[SwarmLabels.id]) labels[SwarmLabels.id] = this.newSwarmId();
     const swarmId = labels[SwarmLabels.id]!;
@@ -305,10 +410,10 @@ export class Cluster implements ClusterBackend {
       scheduleLabels[SwarmLabels.affinities] = JSON.stringify([...affinities, `image==${config.Image}`]);
     }
     const scheduleRequest = toScheduleRequest({ ...placed, Labels: scheduleLabels }, name);
-    const chosen = this.scheduler.pick(scheduleRequest, this.nodes());
-    const engine = this.engines.get(chosen.id);
-    if (!engine) throw new SwarmError("Scheduling", "No nodes available in the cluster");
-    this.options.logger.debug(`Scheduling container ${name ?? swarmId.slice(0, 12)} to `, { NodeName: engine.name, NodeID: engine.id });
+    const chosen = this.scheduler.pick(scheduleRequest, this.nodeViews());
+    const node = this.validated.get(chosen.id);
+    if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+    this.options.logger.debug(`Scheduling container ${name ?? swarmId.slice(0, 12)} to `, { NodeName: node.name, NodeID: node.id });
 
     const pending: ContainerView = {
       id: "",
@@ -323,26 +428,34 @@ export class Cluster implements ClusterBackend {
       cpus: scheduleRequest.cpus,
       memory: scheduleRequest.memory,
     };
-    engine.pending.set(swarmId, pending);
-    engine.touch();
+    node.pending.set(swarmId, pending);
+    node.touch();
+    if (name !== undefined) this.reservedNames.set(name, (this.reservedNames.get(name) ?? 0) + 1);
+    node.sync.beginCreate();
+    let created: { id: string; name: string; config: ContainerConfig } | undefined;
     try {
       const body: ContainerConfig = {
         ...placed,
-        HostConfig: { ...(placed.HostConfig ?? {}), CpuShares: engine.cpusToShares(scheduleRequest.cpus) },
+        HostConfig: { ...(placed.HostConfig ?? {}), CpuShares: sharesFor(scheduleRequest.cpus, node.rawCpus) },
       };
-      const id = await this.engineCreate(engine, body, name, request.registryAuth);
-      const record = await engine.inspectContainer(id);
-      if (!record) throw new SwarmError("Internal", "Container created but refresh didn't report it back");
-      return { id, node: engine.view() };
+      const id = await this.engineCreate(node, body, name, request.registryAuth);
+      created = { id, name: name ?? "", config: body };
+      return { id, node: chosen };
     } finally {
-      engine.pending.delete(swarmId);
-      engine.touch();
+      node.pending.delete(swarmId);
+      if (name !== undefined) {
+        const left = (this.reservedNames.get(name) ?? 1) - 1;
+        if (left > 0) this.reservedNames.set(name, left);
+        else this.reservedNames.delete(name);
+      }
+      node.sync.settleCreate(created);
+      node.touch();
     }
   }
 
-  private async engineCreate(engine: Engine, body: ContainerConfig, name: string | undefined, auth: string | undefined): Promise<string> {
+  private async engineCreate(node: Node, body: ContainerConfig, name: string | undefined, auth: string | undefined): Promise<string> {
     const create = () =>
-      engine.json<{ Id: string }>("POST", "/containers/create", {
+      node.engine.json<{ Id: string }>("POST", "/containers/create", {
         query: name ? { name } : undefined,
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -353,7 +466,7 @@ export class Cluster implements ClusterBackend {
       if (!(err instanceof EngineError && err.engineStatus === 404 && body.Image)) throw err;
       // The engine lacks the image: pull it there with the client's credentials, then retry once.
       try {
-        await pullImage(engine, body.Image, auth);
+        await pullImage(node, body.Image, auth);
       } catch {
         throw err;
       }
@@ -362,25 +475,18 @@ export class Cluster implements ClusterBackend {
   }
 
   private checkNameFree(name: string): void {
-    const bare = name.startsWith("/") ? name.slice(1) : name;
-    const taken = (names: readonly string[]) => names.some((n) => n === bare || n === `/${bare}`);
-    for (const engine of this.engines.values()) {
-      const inUse =
-        [...engine.containers.values()].some((r) => taken([r.inspect.Name])) ||
-        [...engine.pending.values()].some((p) => taken(p.names));
-      if (inUse) {
-        throw new SwarmError(
-          "Conflict",
-          `Conflict: The name ${bare} is already assigned. You have to delete (or rename) that container to be able to assign ${bare} to a container again.`,
-        );
-      }
+    if (this.index.hasName(name) || this.reservedNames.has(name)) {
+      throw new SwarmError(
+        "Conflict",
+        `Conflict: The name ${name} is already assigned. You have to delete (or rename) that container to be able to assign ${name} to a container again.`,
+      );
     }
   }
 
   private newSwarmId(): string {
     for (;;) {
       const id = randomBytes(32).toString("hex");
-      if (!this.findContainer(id)) return id;
+      if (this.index.withSwarmId(id).length === 0 && !this.index.get(id)) return id;
     }
   }
 
@@ -391,7 +497,7 @@ export class Cluster implements ClusterBackend {
     for (const [key, value] of Object.entries(endpoints)) {
       const slash = key.indexOf("/");
       const node = slash > 0 ? key.slice(0, slash) : "";
-      rewritten[node && this.engineByName(node) ? key.slice(slash + 1) : key] = value;
+      rewritten[node && this.node(node) ? key.slice(slash + 1) : key] = value;
     }
     config.NetworkingConfig = { ...config.NetworkingConfig, EndpointsConfig: rewritten };
   }
@@ -405,94 +511,46 @@ export class Cluster implements ClusterBackend {
     const labels = { ...(config.Labels ?? {}) };
     const constraints = JSON.parse(labels[SwarmLabels.constraints] ?? "[]") as string[];
     if (!hasHardNodeConstraint(config)) {
-      constraints.push(`node==~${found.engine.name}`);
+      constraints.push(`node==~${found.node.name}`);
       labels[SwarmLabels.constraints] = JSON.stringify(constraints);
     }
     config.Labels = labels;
     config.HostConfig = { ...config.HostConfig, NetworkMode: found.network.Name };
   }
 
-  findNetwork(ref: string): { engine: Engine; network: NetworkResource } | undefined {
-    const matches: Array<{ engine: Engine; network: NetworkResource }> = [];
-    const bare = ref.startsWith("/") ? ref.slice(1) : ref;
-    for (const engine of this.engines.values()) {
-      for (const network of engine.networks.values()) {
-        if (
-          network.Id === bare ||
-          (bare.length === 12 && network.Id.startsWith(bare)) ||
-          network.Name === bare ||
-          `${engine.name}/${network.Name}` === bare ||
-          `${engine.id}/${network.Name}` === bare
-        ) {
-          matches.push({ engine, network });
-        }
-      }
-    }
-    const ids = new Set(matches.map((m) => m.network.Id));
-    if (ids.size === 1) return matches[0];
-    if (ids.size > 1) return undefined;
-    const byPrefix: typeof matches = [];
-    for (const engine of this.engines.values()) {
-      for (const network of engine.networks.values()) if (network.Id.startsWith(bare)) byPrefix.push({ engine, network });
-    }
-    return new Set(byPrefix.map((m) => m.network.Id)).size === 1 ? byPrefix[0] : undefined;
-  }
-
-  private someEngineHasImage(image: string | undefined): boolean {
+  private someNodeHasImage(image: string | undefined): boolean {
     if (!image) return false;
     const wanted = image.includes(":") || image.includes("@") ? image : `${image}:latest`;
-    return this.validatedEngines().some((engine) =>
-      engine.images.some((i) => i.Id === image || (i.RepoTags ?? []).includes(wanted) || (i.RepoDigests ?? []).includes(image)),
+    return this.nodes().some((node) =>
+      node.images.some((i) => i.Id === image || (i.RepoTags ?? []).includes(wanted) || (i.RepoDigests ?? []).includes(image)),
     );
   }
 
   // ---- Info --------------------------------------------------------------------------------
 
   statusLines(): Array<[string, string]> {
-    const lines: Array<[string, string]> = [];
-    const engines = this.allEngines().sort((a, b) => naturalCompare(a.name || "(unknown)", b.name || "(unknown)"));
-    lines.push(["Nodes", String(engines.length)]);
-    for (const engine of engines) {
-      const containers = [...engine.containers.values()].map((r) => r.inspect.State);
-      const running = containers.filter((s) => s.Running && !s.Paused).length;
-      const paused = containers.filter((s) => s.Paused).length;
-      const view = engine.view();
-      lines.push([` ${engine.name || "(unknown)"}`, engine.addr]);
-      lines.push(["  └ ID", engine.id]);
-      lines.push(["  └ Status", displayState(engine.state)]);
-      lines.push([
-        "  └ Containers",
-        engine.isHealthy()
-          ? `${containers.length} (${running} Running, ${paused} Paused, ${containers.length - running - paused} Stopped)`
-          : String(containers.length),
-      ]);
-      const realContainers = view.containers.filter((c) => !c.pending);
-      const usedCpus = realContainers.reduce((s, c) => s + c.cpus, 0);
-      const usedMemory = realContainers.reduce((s, c) => s + c.memory, 0);
-      lines.push(["  └ Reserved CPUs", `${usedCpus} / ${engine.cpus}`]);
-      lines.push(["  └ Reserved Memory", `${formatBytes(usedMemory)} / ${formatBytes(engine.memory)}`]);
-      lines.push([
-        "  └ Labels",
-        Object.entries(engine.labels)
-          .map(([k, v]) => `${k}=${v}`)
-          .sort()
-          .join(", "),
-      ]);
-      if (engine.lastError) lines.push(["  └ Error", engine.lastError]);
-      lines.push(["  └ UpdatedAt", new Date(engine.updatedAt).toISOString().replace(/\.\d{3}Z$/, "Z")]);
-      lines.push(["  └ ServerVersion", engine.serverVersion]);
-    }
+    const nodes = this.allNodes();
+    const lines: Array<[string, string]> = [["Nodes", String(nodes.length)]];
+    for (const node of nodes) lines.push(...node.statusLines());
     return lines;
+  }
+
+  /** `statusLines()` as JSON array elements, from each node's cached lines. */
+  statusJson(): string {
+    const nodes = this.allNodes();
+    let json = JSON.stringify(["Nodes", String(nodes.length)]);
+    for (const node of nodes) json += `,${node.statusJson()}`;
+    return json;
   }
 }
 
-export async function pullImage(engine: Engine, image: string, auth: string | undefined): Promise<void> {
+export async function pullImage(node: Node, image: string, auth: string | undefined): Promise<void> {
   const at = image.lastIndexOf("@");
   const colon = image.lastIndexOf(":");
   const hasTag = at < 0 && colon > image.lastIndexOf("/");
   const fromImage = at >= 0 ? image : hasTag ? image.slice(0, colon) : image;
   const tag = at >= 0 ? undefined : hasTag ? image.slice(colon + 1) : "latest";
-  const response = await engine.call("POST", "/images/create", {
+  const response = await node.engine.call("POST", "/images/create", {
     query: { fromImage, tag },
     headers: auth ? { "x-registry-auth": auth } : undefined,
     timeout: 0,
@@ -510,7 +568,20 @@ export async function pullImage(engine: Engine, image: string, auth: string | un
     })
     .find((message) => typeof message.error === "string");
   if (failure?.error) throw new EngineError(500, failure.error);
-  await engine.refreshImages();
+  await node.sync.refreshImages();
+}
+
+function swarmEvent(action: HealthEvent, nowMs: number): DockerEvent {
+  return {
+    Type: "swarm",
+    Action: action,
+    status: action,
+    id: "",
+    from: "swarm",
+    Actor: { ID: "", Attributes: {} },
+    time: Math.floor(nowMs / 1000),
+    timeNano: nowMs * 1_000_000,
+  };
 }
 
 function isImageNotFound(err: unknown): boolean {
@@ -531,8 +602,8 @@ function hasHardNodeConstraint(config: ContainerConfig): boolean {
   }
 }
 
-function displayState(state: Engine["state"]): string {
-  return state.charAt(0).toUpperCase() + state.slice(1);
+function stripSlash(name: string): string {
+  return name.startsWith("/") ? name.slice(1) : name;
 }
 
 export function naturalCompare(a: string, b: string): number {

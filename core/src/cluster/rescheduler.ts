@@ -1,10 +1,10 @@
 import type { ContainerConfig } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
 import type { ContainerInspect, DockerEvent } from "../engines/docker-types.js";
-import type { Engine } from "../engines/engine.js";
 import { errorMessage } from "../errors/catalog.js";
 import { SwarmLabels, readLabelList } from "../scheduler/request.js";
 import type { Cluster } from "./cluster.js";
+import type { Node } from "./node.js";
 
 /**
  * Classic Swarm's rescheduling watchdog (§6): when an engine is lost (flagged unhealthy, or gone
@@ -24,7 +24,7 @@ export class Rescheduler {
   ) {}
 
   start(): void {
-    this.unsubscribe ??= this.cluster.onEngineEvent((engine, event) => this.onEvent(engine, event));
+    this.unsubscribe ??= this.cluster.onEngineEvent((node, event) => this.onEvent(node, event));
   }
 
   async stop(): Promise<void> {
@@ -33,70 +33,70 @@ export class Rescheduler {
     await this.queue;
   }
 
-  private onEvent(engine: Engine, event: DockerEvent): void {
+  private onEvent(node: Node, event: DockerEvent): void {
     if (event.Type !== "swarm" || !this.isPrimary()) return;
-    if (event.Action === "engine_disconnect") this.enqueue(() => this.moveContainersOff(engine));
+    if (event.Action === "engine_disconnect") this.enqueue(() => this.moveContainersOff(node));
     // A connect follows a full load of the engine's containers; a reconnect follows an outage, so
     // what changed meanwhile is read first.
-    else if (event.Action === "engine_connect") this.enqueue(() => this.removeDuplicates(engine));
-    else if (event.Action === "engine_reconnect") this.enqueue(() => engine.refreshContainers(false).then(() => this.removeDuplicates(engine)));
+    else if (event.Action === "engine_connect") this.enqueue(() => this.removeDuplicates(node));
+    else if (event.Action === "engine_reconnect") this.enqueue(() => node.sync.refreshContainers(false).then(() => this.removeDuplicates(node)));
   }
 
   private enqueue(task: () => Promise<void>): void {
     this.queue = this.queue.then(task).catch((err: unknown) => this.logger.error(`Rescheduling failed: ${errorMessage(err)}`));
   }
 
-  private async moveContainersOff(engine: Engine): Promise<void> {
-    for (const record of [...engine.containers.values()]) {
-      const { inspect } = record;
-      const policies = readLabelList(inspect.Config.Labels ?? {}, SwarmLabels.reschedulePolicies);
+  private async moveContainersOff(node: Node): Promise<void> {
+    for (const record of [...node.containers.values()]) {
+      const policies = readLabelList(record.labels, SwarmLabels.reschedulePolicies);
       if (!policies.includes("on-node-failure")) {
-        this.logger.debug(`Skipping rescheduling of container ${inspect.Id}: its policy is not on-node-failure`);
+        this.logger.debug(`Skipping rescheduling of container ${record.id}: its policy is not on-node-failure`);
         continue;
       }
+      if (record.inspectOpen === undefined) {
+        this.logger.error(`Failed to reschedule container ${record.id}: its engine was lost before it could be read`);
+        continue;
+      }
+      const inspect = JSON.parse(`${record.inspectOpen}}`) as ContainerInspect;
       // Off the lost engine first: its name is free again and it is not listed twice.
-      engine.dropContainer(inspect.Id);
-      const name = inspect.Name.replace(/^\//, "");
+      node.dropContainer(record.id);
       try {
-        const created = await this.cluster.createContainer({ config: recreatedConfig(inspect), name, registryAuth: undefined });
-        this.logger.info(`Rescheduled container ${inspect.Id} from ${engine.name} to ${created.node.name} as ${created.id}`);
-        if (inspect.State.Running) await this.startMoved(inspect.Id, created.id, created.node.id);
+        const created = await this.cluster.createContainer({ config: recreatedConfig(inspect), name: record.name, registryAuth: undefined });
+        this.logger.info(`Rescheduled container ${record.id} from ${node.name} to ${created.node.name} as ${created.id}`);
+        if (record.state.running) await this.startMoved(record.id, created.id, created.node.id);
       } catch (err) {
-        this.logger.error(`Failed to reschedule container ${inspect.Id}: ${errorMessage(err)}`);
-        engine.restoreContainer(record);
+        this.logger.error(`Failed to reschedule container ${record.id}: ${errorMessage(err)}`);
+        node.sync.restore(record);
       }
     }
   }
 
   private async startMoved(oldId: string, newId: string, nodeId: string): Promise<void> {
     this.logger.info(`Container ${oldId} was running, starting container ${newId}`);
-    const target = this.cluster.engineById(nodeId);
+    const target = this.cluster.node(nodeId);
     try {
       if (!target) throw new Error(`node ${nodeId} left the cluster`);
-      await target.send("POST", `/containers/${newId}/start`);
-      await target.inspectContainer(newId);
+      const expectation = target.sync.expect(newId, "start");
+      try {
+        await target.engine.send("POST", `/containers/${newId}/start`);
+        await target.sync.reread(newId);
+      } finally {
+        expectation.settle();
+      }
     } catch (err) {
       this.logger.error(`Failed to start rescheduled container ${newId}: ${errorMessage(err)}`);
     }
   }
 
-  private async removeDuplicates(engine: Engine): Promise<void> {
-    const elsewhere = new Set<string>();
-    for (const other of this.cluster.validatedEngines()) {
-      if (other === engine) continue;
-      for (const { inspect } of other.containers.values()) {
-        const swarmId = inspect.Config.Labels?.[SwarmLabels.id];
-        if (swarmId) elsewhere.add(swarmId);
-      }
-    }
-    for (const { inspect } of [...engine.containers.values()]) {
-      const swarmId = inspect.Config.Labels?.[SwarmLabels.id];
-      if (!swarmId || !elsewhere.has(swarmId)) continue;
+  private async removeDuplicates(node: Node): Promise<void> {
+    for (const record of [...node.containers.values()]) {
+      const swarmId = record.swarmId;
+      if (!swarmId || !this.cluster.containersWithSwarmId(swarmId).some((other) => other.nodeId !== node.id)) continue;
       try {
-        await engine.send("DELETE", `/containers/${inspect.Id}`, { query: { force: 1, v: 1 } });
-        engine.dropContainer(inspect.Id);
+        await node.engine.send("DELETE", `/containers/${record.id}`, { query: { force: 1, v: 1 } });
+        node.sync.forget(record.id);
       } catch (err) {
-        this.logger.error(`Failed to remove duplicate container ${inspect.Id} on node ${engine.name}: ${errorMessage(err)}`);
+        this.logger.error(`Failed to remove duplicate container ${record.id} on node ${node.name}: ${errorMessage(err)}`);
       }
     }
   }

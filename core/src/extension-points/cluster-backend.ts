@@ -7,14 +7,14 @@ import type { Lifecycle, PluginContext, PluginDefinitionBase } from "./plugin.js
  * backend (`swarm`, in core) places containers on engines found by discovery; another backend
  * (e.g. Mesos) may place them through its own resource offers.
  *
- * The host calls `start()` once discovery runs, `nodes()` for every `docker info` and for
- * scheduling views, `createContainer()` for each `POST /containers/create` (placement plus
+ * The host calls `start()` once discovery runs, `nodeViews()` for the nodes as the scheduler sees
+ * them, `createContainer()` for each `POST /containers/create` (placement plus
  * create; it resolves with the new container's full ID and the node that holds it), and
  * `statusLines()` for the backend's lines in `docker info`. Everything else (inspect, logs,
  * exec, images…) is routed by core to the engine that owns the object.
  */
 export interface ClusterBackend extends Lifecycle {
-  nodes(): readonly NodeView[];
+  nodeViews(): readonly NodeView[];
   createContainer(request: CreateContainerRequest): Promise<CreatedContainer>;
   statusLines(): Array<[string, string]>;
 }

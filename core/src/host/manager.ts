@@ -182,6 +182,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
 
   const ctx: ApiContext = {
     cluster,
+    backend: cluster,
     events,
     logger,
     strategyName: strategy.name,

@@ -182,7 +182,7 @@ const REQUIRED_METHODS: { [K in PluginKind]: readonly string[] } = {
   filter: ["prepare", "conditions"],
   strategy: ["score"],
   leader: ["campaign", "resign"],
-  backend: ["nodes", "createContainer", "statusLines"],
+  backend: ["nodeViews", "createContainer", "statusLines"],
 };
 
 function checkInstance(kind: PluginKind, instance: object, label: string): void {

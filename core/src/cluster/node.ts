@@ -1,0 +1,242 @@
+import type { ContainerView, ImageView, NodeView } from "../extension-points/model.js";
+import type { Engine } from "../engines/engine.js";
+import type { ImageSummary, NetworkResource, VolumeResource } from "../engines/docker-types.js";
+import { formatBytes } from "../scheduler/resources.js";
+import type { ContainerIndex } from "./container-index.js";
+import type { ContainerRecord, RecordNode } from "./container-record.js";
+import type { NodeSync } from "./node-sync.js";
+
+/**
+ * One engine as a member of the cluster: the engine itself (calls, health, identity) and the
+ * manager's mirror of what it holds: its containers (also in the cluster-wide index), images,
+ * networks and volumes, and the containers being created on it. The views built from the mirror
+ * (the scheduler's node view, the `docker info` lines) are rebuilt only when it changed.
+ * `NodeSync` keeps the mirror true to the engine.
+ */
+export class Node implements RecordNode {
+  readonly containers = new Map<string, ContainerRecord>();
+  images: readonly ImageSummary[] = [];
+  readonly networks = new Map<string, NetworkResource>();
+  readonly volumes = new Map<string, VolumeResource>();
+  /** Containers being created here, by Swarm ID: they count for names, ports, slots and resources. */
+  readonly pending = new Map<string, ContainerView>();
+  /** When the manager first learned of each container, so a refresh never drops what it did not list yet. */
+  readonly learnedAt = new Map<string, number>();
+  /** Keeps this mirror true to the engine; set once, right after the node is made. */
+  sync!: NodeSync;
+
+  private version = 0;
+  /** Only a validated node's containers are the cluster's (in the index, listed, found). */
+  private attached = false;
+  private cachedView: { version: number; view: NodeView } | undefined;
+  private cachedStatus: { key: string; json: string; lines: Array<[string, string]> } | undefined;
+
+  constructor(
+    readonly engine: Engine,
+    private readonly index: ContainerIndex,
+    private readonly onChange: (node: Node) => void,
+  ) {}
+
+  get id(): string {
+    return this.engine.id;
+  }
+
+  get name(): string {
+    return this.engine.name;
+  }
+
+  get addr(): string {
+    return this.engine.addr;
+  }
+
+  get ip(): string {
+    return this.engine.ip;
+  }
+
+  get rawCpus(): number {
+    return this.engine.rawCpus;
+  }
+
+  get labels(): Readonly<Record<string, string>> {
+    return this.engine.labels;
+  }
+
+  get cpus(): number {
+    return this.engine.cpus;
+  }
+
+  get memory(): number {
+    return this.engine.memory;
+  }
+
+  isHealthy(): boolean {
+    return this.engine.isHealthy();
+  }
+
+  /** Marks the mirror or the engine's state as changed, so views are rebuilt on next use. */
+  touch(): void {
+    this.version++;
+    this.onChange(this);
+  }
+
+  // ---- Containers --------------------------------------------------------------------------
+
+  putContainer(record: ContainerRecord, now: number): void {
+    this.containers.set(record.id, record);
+    if (!this.learnedAt.has(record.id)) this.learnedAt.set(record.id, now);
+    if (this.attached) this.index.put(record);
+    this.touch();
+  }
+
+  dropContainer(id: string): ContainerRecord | undefined {
+    const record = this.containers.get(id);
+    if (!record) return undefined;
+    this.containers.delete(id);
+    this.learnedAt.delete(id);
+    if (this.attached) this.index.remove(id);
+    this.touch();
+    return record;
+  }
+
+  /** The node joined the cluster: its containers become the cluster's. */
+  attach(): void {
+    if (this.attached) return;
+    this.attached = true;
+    for (const record of this.containers.values()) this.index.put(record);
+    this.touch();
+  }
+
+  /**
+   * The node left the cluster (or never joined): its containers are no longer the cluster's. It
+   * keeps its own records, so whoever moves them elsewhere can still read them.
+   */
+  detach(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    for (const id of this.containers.keys()) this.index.remove(id);
+    this.touch();
+  }
+
+  addExec(containerId: string, execId: string): void {
+    if (this.attached) this.index.addExec(containerId, execId);
+  }
+
+  // ---- Other collections -------------------------------------------------------------------
+
+  setImages(images: readonly ImageSummary[]): void {
+    this.images = images;
+    this.touch();
+  }
+
+  setNetworks(networks: readonly NetworkResource[]): void {
+    this.networks.clear();
+    for (const network of networks) this.networks.set(network.Id, network);
+    this.touch();
+  }
+
+  setVolumes(volumes: readonly VolumeResource[]): void {
+    this.volumes.clear();
+    for (const volume of volumes) this.volumes.set(volume.Name, volume);
+    this.touch();
+  }
+
+  // ---- Views -------------------------------------------------------------------------------
+
+  /** The scheduler's view; rebuilt only when something changed, so plugins may memoize per view. */
+  view(): NodeView {
+    if (this.cachedView?.version === this.version) return this.cachedView.view;
+    const containers: ContainerView[] = [];
+    let usedCpus = 0;
+    let usedMemory = 0;
+    for (const record of this.containers.values()) containers.push(record.view);
+    for (const pending of this.pending.values()) containers.push(pending);
+    for (const container of containers) {
+      usedCpus += container.cpus;
+      usedMemory += container.memory;
+    }
+    const images: ImageView[] = this.images.map((image) => ({
+      id: image.Id,
+      repoTags: image.RepoTags ?? [],
+      repoDigests: image.RepoDigests ?? [],
+    }));
+    const engine = this.engine;
+    const view: NodeView = {
+      id: engine.id,
+      name: engine.name,
+      addr: engine.addr,
+      ip: engine.ip,
+      labels: { ...engine.labels },
+      containers,
+      images,
+      totalCpus: engine.cpus,
+      totalMemory: engine.memory,
+      usedCpus,
+      usedMemory,
+      health: engine.state,
+      healthIndicator: engine.healthIndicator,
+    };
+    this.cachedView = { version: this.version, view };
+    return view;
+  }
+
+  /** Like `view()`, with the health indicator read fresh: it moves with every failed call. */
+  schedulingView(): NodeView {
+    const view = this.view();
+    if (view.healthIndicator === this.engine.healthIndicator && view.health === this.engine.state) return view;
+    this.version++;
+    return this.view();
+  }
+
+  /** This node's lines in `docker info`'s SystemStatus. */
+  statusLines(): Array<[string, string]> {
+    return this.status().lines;
+  }
+
+  /** The same lines as JSON array elements (no brackets), for a `/info` body built from cached parts. */
+  statusJson(): string {
+    return this.status().json;
+  }
+
+  private status(): { json: string; lines: Array<[string, string]> } {
+    const engine = this.engine;
+    const key = `${this.version}|${engine.state}|${engine.updatedAt}|${engine.lastError}|${engine.name}|${engine.serverVersion}`;
+    if (this.cachedStatus?.key === key) return this.cachedStatus;
+    let running = 0;
+    let paused = 0;
+    let usedCpus = 0;
+    let usedMemory = 0;
+    for (const record of this.containers.values()) {
+      if (record.state.paused) paused++;
+      else if (record.state.running) running++;
+      usedCpus += record.view.cpus;
+      usedMemory += record.view.memory;
+    }
+    const total = this.containers.size;
+    const name = engine.name || "(unknown)";
+    const lines: Array<[string, string]> = [
+      [` ${name}`, engine.addr],
+      ["  └ ID", engine.id],
+      ["  └ Status", displayState(engine.state)],
+      ["  └ Containers", engine.isHealthy() ? `${total} (${running} Running, ${paused} Paused, ${total - running - paused} Stopped)` : String(total)],
+      ["  └ Reserved CPUs", `${usedCpus} / ${engine.cpus}`],
+      ["  └ Reserved Memory", `${formatBytes(usedMemory)} / ${formatBytes(engine.memory)}`],
+      [
+        "  └ Labels",
+        Object.entries(engine.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .sort()
+          .join(", "),
+      ],
+    ];
+    if (engine.lastError) lines.push(["  └ Error", engine.lastError]);
+    lines.push(["  └ UpdatedAt", new Date(engine.updatedAt).toISOString().replace(/\.\d{3}Z$/, "Z")]);
+    lines.push(["  └ ServerVersion", engine.serverVersion]);
+    const json = lines.map((line) => JSON.stringify(line)).join(",");
+    this.cachedStatus = { key, json, lines };
+    return this.cachedStatus;
+  }
+}
+
+function displayState(state: Engine["state"]): string {
+  return state.charAt(0).toUpperCase() + state.slice(1);
+}
