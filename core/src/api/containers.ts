@@ -143,8 +143,15 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: NameParams }>("/containers/:name", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name, { allowUnhealthy: true });
-    await found.node.engine.send("DELETE", `/containers/${found.record.id}`, { query: rawQuery(request.url) });
+    const expectation = found.node.sync.expect(found.record.id, "remove");
+    try {
+      await found.node.engine.send("DELETE", `/containers/${found.record.id}`, { query: rawQuery(request.url) });
+    } catch (err) {
+      expectation.cancel();
+      throw err;
+    }
     found.node.sync.forget(found.record.id);
+    expectation.settle();
     return reply.code(204).send();
   });
 

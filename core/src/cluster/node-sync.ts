@@ -16,7 +16,7 @@ export interface NodeSyncOptions {
 }
 
 /** Container actions the manager performs itself, and the engine events each one causes. */
-export type ContainerAction = "start" | "stop" | "kill" | "restart" | "pause" | "unpause" | "rename" | "update";
+export type ContainerAction = "start" | "stop" | "kill" | "restart" | "pause" | "unpause" | "rename" | "update" | "remove";
 
 const MANY = Number.POSITIVE_INFINITY;
 /**
@@ -33,6 +33,8 @@ const EVENTS_OF: Record<ContainerAction, Readonly<Record<string, number>>> = {
   unpause: { unpause: 1 },
   rename: { rename: 1 },
   update: { update: 1 },
+  // A forced removal of a running container kills it first.
+  remove: { kill: 1, die: 1, disconnect: MANY, destroy: 1 },
 };
 
 /** Container events that change nothing the manager holds. */
