@@ -206,6 +206,11 @@ export class SimulatedEngine implements ShapeContext {
     return this.running;
   }
 
+  /** Every container's ID and name, for checks against what a manager reports. */
+  containerNames(): Array<{ readonly id: string; readonly name: string }> {
+    return [...this.containers.values()].map((container) => ({ id: container.id, name: container.name }));
+  }
+
   // ---- ShapeContext ---------------------------------------------------------------------------
 
   network(id: string): NetworkRecord | undefined {
