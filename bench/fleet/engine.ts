@@ -35,7 +35,7 @@ import {
   imageInspect,
   imageSummary,
   infoDocument,
-  inspectContainer,
+  inspectContainerJson,
   intern,
   networkDocument,
   networkEndpoint,
@@ -118,8 +118,34 @@ const SIGNALS: Readonly<Record<string, number>> = {
 const KILLED_EXIT_CODE = 137;
 const FIRST_EPHEMERAL_PORT = 49153;
 
+/** Random bytes drawn in batches: a `randomBytes` call per ID was a visible share of the fleet's CPU. */
+const RANDOM_BATCH = 64 * 1024;
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
 function hex(bytes: number): string {
-  return randomBytes(bytes).toString("hex");
+  if (randomOffset + bytes > randomPool.length) {
+    randomPool = randomBytes(RANDOM_BATCH);
+    randomOffset = 0;
+  }
+  const text = randomPool.toString("hex", randomOffset, randomOffset + bytes);
+  randomOffset += bytes;
+  return text;
+}
+
+/**
+ * Containers created from the same body share one HostConfig difference object (and so one cached
+ * JSON of their HostConfig): 30,000 `docker run -d` containers hold one, not 30,000.
+ */
+const sharedHostConfigs = new Map<string, JsonObject>();
+const MAX_SHARED_HOST_CONFIGS = 10_000;
+
+function shareHostConfig(diff: JsonObject): JsonObject {
+  const key = JSON.stringify(diff);
+  const shared = sharedHostConfigs.get(key);
+  if (shared) return shared;
+  if (sharedHostConfigs.size < MAX_SHARED_HOST_CONFIGS) sharedHostConfigs.set(key, diff);
+  return diff;
 }
 
 function sha256(text: string): string {
@@ -358,8 +384,9 @@ export class SimulatedEngine implements ShapeContext {
     throw new ApiError(404, `No such container: ${ref}`);
   }
 
-  inspectContainer(ref: string, withSize: boolean): JsonObject {
-    return inspectContainer(this, this.findContainer(ref), withSize);
+  /** The inspect document, serialised. */
+  inspectContainer(ref: string, withSize: boolean): string {
+    return inspectContainerJson(this, this.findContainer(ref), withSize);
   }
 
   listContainers(query: URLSearchParams, filters: EventFilters | undefined): JsonObject[] {
@@ -476,7 +503,7 @@ export class SimulatedEngine implements ShapeContext {
         ? EMPTY_LABELS
         : { ...(image.labels ?? {}), ...requestedLabels };
 
-    const hostConfig = diffFromDefaults(hostConfigBody, HOST_CONFIG_DEFAULTS, normalizeHostConfigValue);
+    const hostConfig = shareHostConfig(diffFromDefaults(hostConfigBody, HOST_CONFIG_DEFAULTS, normalizeHostConfigValue));
     const id = hex(32);
     const networks = this.initialAttachments(id, networkModeOf({ hostConfig }), asObject(config.NetworkingConfig));
     const mounts = this.mountsFor(config, hostConfigBody);

@@ -72,6 +72,12 @@ function sendJson(call: Pick<Call, "res" | "headers">, status: number, body: unk
   call.res.end(text);
 }
 
+function sendText(call: Pick<Call, "res" | "headers">, status: number, json: string): void {
+  const text = `${json}\n`;
+  call.res.writeHead(status, { ...call.headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+  call.res.end(text);
+}
+
 function sendStatus(call: Pick<Call, "res" | "headers">, status: number, contentLength = false): void {
   call.res.writeHead(status, contentLength ? { ...call.headers, "Content-Length": "0" } : call.headers);
   call.res.end();
@@ -103,22 +109,35 @@ function splitUrl(url: string): { path: string; query: Query } {
   return q < 0 ? { path: url, query: EMPTY_QUERY } : { path: url.slice(0, q), query: new URLSearchParams(url.slice(q + 1)) };
 }
 
+/** Verdicts by version string: clients send the same one on every request. */
+const versionVerdicts = new Map<string, ApiError | null>();
+
 /** Strips `/v1.xx`; dockerd's refusal for versions it does not speak. */
 function unversioned(path: string): string {
   const match = VERSIONED.exec(path);
   if (!match) return path;
   const version = match[1]!;
+  let verdict = versionVerdicts.get(version);
+  if (verdict === undefined) {
+    verdict = versionVerdict(version);
+    if (versionVerdicts.size < 100) versionVerdicts.set(version, verdict);
+  }
+  if (verdict !== null) throw verdict;
+  return match[2]!;
+}
+
+function versionVerdict(version: string): ApiError | null {
   if (compareVersions(version, API_VERSION) > 0) {
-    throw new ApiError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+    return new ApiError(400, `client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
   }
   if (compareVersions(version, MIN_API_VERSION) < 0) {
-    throw new ApiError(
+    return new ApiError(
       400,
       `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
       true,
     );
   }
-  return match[2]!;
+  return null;
 }
 
 function compareVersions(a: string, b: string): number {
@@ -301,7 +320,7 @@ function containerRoute(method: string, segments: readonly string[], m: RouteMak
   if (method === "GET") {
     switch (action) {
       case "json":
-        return m("/containers/{id}/json", (c) => sendJson(c, 200, c.engine.inspectContainer(c.params[0]!, isTrue(c.query.get("size")))), id);
+        return m("/containers/{id}/json", (c) => sendText(c, 200, c.engine.inspectContainer(c.params[0]!, isTrue(c.query.get("size")))), id);
       case "top":
         return m("/containers/{id}/top", (c) => sendJson(c, 200, c.engine.topContainer(c.params[0]!)), id);
       case "logs":
@@ -433,7 +452,23 @@ function events(call: Call): void {
     call.res.end();
     return;
   }
-  const subscriber = { filters, write: (line: string) => void call.res.write(line) };
+  // Events of one call (a stop is five) leave in one write rather than one syscall each.
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    call.res.uncork();
+  };
+  const subscriber = {
+    filters,
+    write: (line: string) => {
+      if (!corked) {
+        corked = true;
+        call.res.cork();
+        process.nextTick(uncork);
+      }
+      call.res.write(line);
+    },
+  };
   const unsubscribe = call.engine.events.subscribe(subscriber);
   const timer = until === undefined ? undefined : setTimeout(() => call.res.end(), Number((until - now) / 1_000_000n));
   call.res.once("close", () => {

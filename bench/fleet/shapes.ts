@@ -296,6 +296,18 @@ export function hostConfigOf(container: ContainerRecord): JsonObject {
   return overlay(HOST_CONFIG_DEFAULTS, container.hostConfig, HOST_CONFIG_OMITEMPTY);
 }
 
+/** Serialised HostConfigs by difference object: containers made from one body share both. */
+const hostConfigJson = new WeakMap<object, string>();
+
+function hostConfigJsonOf(container: ContainerRecord): string {
+  let json = hostConfigJson.get(container.hostConfig);
+  if (json === undefined) {
+    json = JSON.stringify(hostConfigOf(container));
+    hostConfigJson.set(container.hostConfig, json);
+  }
+  return json;
+}
+
 export function configOf(container: ContainerRecord): JsonObject {
   const config = overlay(CONFIG_DEFAULTS, container.config, CONFIG_OMITEMPTY);
   if (config.Hostname === "") config.Hostname = container.id.slice(0, 12);
@@ -372,7 +384,7 @@ function endpointSettings(view: EndpointView, container: ContainerRecord, withAl
   };
 }
 
-function portMap(container: ContainerRecord, config: JsonObject, hostConfig: JsonObject, addressed: boolean): JsonObject {
+function portMap(container: ContainerRecord, config: JsonObject, hostConfig: Readonly<JsonObject>, addressed: boolean): JsonObject {
   if (!addressed) return EMPTY_OBJECT as JsonObject;
   const ports: JsonObject = {};
   for (const port of Object.keys((config.ExposedPorts as JsonObject | undefined) ?? {})) ports[port] = null;
@@ -421,9 +433,21 @@ function stateDocument(container: ContainerRecord): JsonObject {
   return state;
 }
 
-export function inspectContainer(ctx: ShapeContext, container: ContainerRecord, withSize: boolean): JsonObject {
+/**
+ * The inspect document as JSON. The HostConfig, the largest part and the same for every container
+ * created from the same body, is serialised once per body and spliced in.
+ */
+export function inspectContainerJson(ctx: ShapeContext, container: ContainerRecord, withSize: boolean): string {
+  const json = JSON.stringify(inspectContainer(ctx, container, withSize, HOST_CONFIG_SLOT));
+  const at = json.indexOf(HOST_CONFIG_SLOT_JSON);
+  return `${json.slice(0, at)}${hostConfigJsonOf(container)}${json.slice(at + HOST_CONFIG_SLOT_JSON.length)}`;
+}
+
+const HOST_CONFIG_SLOT = "\u0000host-config\u0000";
+const HOST_CONFIG_SLOT_JSON = JSON.stringify(HOST_CONFIG_SLOT);
+
+export function inspectContainer(ctx: ShapeContext, container: ContainerRecord, withSize: boolean, hostConfigSlot?: string): JsonObject {
   const config = configOf(container);
-  const hostConfig = hostConfigOf(container);
   const views = endpoints(ctx, container);
   const networks: JsonObject = {};
   for (const view of views) networks[view.name] = endpointSettings(view, container, true);
@@ -452,7 +476,7 @@ export function inspectContainer(ctx: ShapeContext, container: ContainerRecord, 
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: container.pendingExecs && container.pendingExecs.length > 0 ? container.pendingExecs : null,
-    HostConfig: hostConfig,
+    HostConfig: hostConfigSlot ?? hostConfigOf(container),
     GraphDriver: {
       Data: {
         LowerDir: `${layer}-init/diff`,
@@ -475,7 +499,7 @@ export function inspectContainer(ctx: ShapeContext, container: ContainerRecord, 
     HairpinMode: false,
     LinkLocalIPv6Address: "",
     LinkLocalIPv6PrefixLen: 0,
-    Ports: portMap(container, config, hostConfig, addressed),
+    Ports: portMap(container, config, container.hostConfig, addressed),
     SandboxKey: container.sandboxId === "" ? "" : `/var/run/docker/netns/${container.sandboxId.slice(0, 12)}`,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
