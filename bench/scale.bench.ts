@@ -13,7 +13,7 @@
  *   - optionally a low-concurrency latency run and a burst of concurrent clients.
  *
  * Two builds can run interleaved on the same fleet: the working tree's and a git ref's
- * (`--baseline REF`, built once in a cached worktree under bench/.cache). The fleet is cleared
+ * (`--baseline REF`, built once in a cached worktree under node_modules/.cache/swarm-bench). The fleet is cleared
  * between runs.
  *
  *   npm run bench:scale [-- --engines 1000 --containers 10000 --concurrency 32 --rounds 1
@@ -38,7 +38,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** bench/dist/scale.bench.js → the repository root. */
 const REPO = path.resolve(HERE, "..", "..");
 const FLEET_CLI = path.join(HERE, "fleet", "cli.js");
-const CACHE = path.join(REPO, "bench", ".cache");
+/**
+ * Baseline worktrees live under node_modules (ignored by git, ESLint, tsc and vitest alike): a
+ * checkout anywhere else in the tree would be linted and type-checked as part of the project.
+ */
+const CACHE = path.join(REPO, "node_modules", ".cache", "swarm-bench");
 const TSC = path.join(REPO, "node_modules", "typescript", "bin", "tsc");
 
 // ---- options ------------------------------------------------------------------------------------
