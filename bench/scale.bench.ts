@@ -18,7 +18,7 @@
  *
  *   npm run bench:scale [-- --engines 1000 --containers 10000 --concurrency 32 --rounds 1
  *     --baseline REF [--skip-current] --latency-concurrency 4 --burst 256 --out FILE
- *     --manager-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *     --manager-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -67,7 +67,7 @@ interface Options {
 
 const USAGE = `usage: npm run bench:scale -- [--engines N] [--containers M] [--concurrency C] [--rounds R]
   [--baseline GIT_REF] [--skip-current] [--latency-concurrency K [--latency-containers L]] [--burst B]
-  [--discovery nodes|file] [--manager-node-args "ARGS"] [--manager-args "ARGS"] [--reps 5]
+  [--discovery nodes|file] [--manager-node-args="ARGS"] [--manager-args="ARGS"] [--reps 5]
   [--healthy-timeout SECONDS] [--out FILE]`;
 
 function positiveInt(flag: string, raw: string | undefined): number {
@@ -408,6 +408,90 @@ interface RunResult {
   readonly latencyRun: LatencySummary | undefined;
   readonly burst: LatencySummary | undefined;
   readonly managerLog: string;
+  /** With `--cpu-prof` in --manager-node-args: the profile written by this run and its top self-time functions. */
+  readonly profile: ProfileSummary | undefined;
+}
+
+interface ProfileEntry {
+  readonly fn: string;
+  readonly ms: number;
+  /** Share of the samples in which the manager was busy (idle time left out). */
+  readonly busyPercent: number;
+}
+
+interface ProfileSummary {
+  readonly file: string;
+  readonly busyMs: number;
+  readonly idleMs: number;
+  readonly top: readonly ProfileEntry[];
+}
+
+interface CpuProfile {
+  readonly nodes: ReadonlyArray<{ readonly id: number; readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number } }>;
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** Where `--cpu-prof-dir` sends profiles, if --manager-node-args asks for one. */
+function profileDir(nodeArgs: readonly string[]): string | undefined {
+  if (!nodeArgs.includes("--cpu-prof")) return undefined;
+  for (let i = 0; i < nodeArgs.length; i++) {
+    const arg = nodeArgs[i]!;
+    if (arg.startsWith("--cpu-prof-dir=")) return path.resolve(arg.slice("--cpu-prof-dir=".length));
+    if (arg === "--cpu-prof-dir" && nodeArgs[i + 1] !== undefined) return path.resolve(nodeArgs[i + 1]!);
+  }
+  return undefined;
+}
+
+/** Self time by function (name, file, line) in a V8 CPU profile. */
+export function summarizeProfile(file: string, count: number): ProfileSummary {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  let idle = 0;
+  let busy = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const frame = nodes.get(profile.samples[i]!)?.callFrame;
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    if (!frame) continue;
+    if (frame.functionName === "(idle)") {
+      idle += ms;
+      continue;
+    }
+    busy += ms;
+    const where = frame.url === "" ? "" : ` ${shortSource(frame.url)}:${frame.lineNumber + 1}`;
+    const key = `${frame.functionName || "(anonymous)"}${where}`;
+    self.set(key, (self.get(key) ?? 0) + ms);
+  }
+  const top = [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, ms]) => ({ fn, ms, busyPercent: (100 * ms) / Math.max(busy, 1e-9) }));
+  return { file, busyMs: busy, idleMs: idle, top };
+}
+
+/** `node_modules/undici/…`, `core/dist/…`, `plugins/…/dist/…`, or Node's own `node:…`. */
+function shortSource(url: string): string {
+  // A baseline build lives under node_modules/.cache itself: first cut the worktree off.
+  const file = url.replace(/^file:\/\//, "").replace(/^.*\/swarm-bench\/worktrees\/[0-9a-f]+\//, "");
+  const rooted = `/${file}`;
+  const dependency = rooted.lastIndexOf("/node_modules/");
+  if (dependency >= 0) return rooted.slice(dependency + 1);
+  for (const marker of ["/core/dist/", "/plugins/"]) {
+    const at = rooted.lastIndexOf(marker);
+    if (at >= 0) return rooted.slice(at + 1);
+  }
+  return file;
+}
+
+function newestProfile(dir: string, since: number): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => path.join(dir, f))
+    .filter((f) => lstatSync(f).mtimeMs >= since)
+    .sort((a, b) => lstatSync(b).mtimeMs - lstatSync(a).mtimeMs);
+  return files[0];
 }
 
 class Client {
@@ -645,6 +729,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
       latencyRun,
       burst: burstResult,
       managerLog: logFile,
+      profile: undefined,
     };
   } finally {
     await client.agent.close().catch(() => undefined);
@@ -652,6 +737,15 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
     await stopChild(manager, 30_000);
     await fsp.rm(cwd, { recursive: true, force: true });
   }
+}
+
+/** A run, then the summary of the profile its manager wrote on exit (with --cpu-prof). */
+async function measureWithProfile(build: Build, round: number, options: Options, fleet: FleetProcess, createBody: string, logBase: string): Promise<RunResult> {
+  const started = Date.now();
+  const result = await measure(build, round, options, fleet, createBody, logBase);
+  const dir = profileDir(options.managerNodeArgs);
+  const file = dir === undefined ? undefined : newestProfile(dir, started);
+  return file === undefined ? result : { ...result, profile: summarizeProfile(file, 10) };
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -712,6 +806,13 @@ function report(runs: readonly RunResult[], options: Options, conditions: Record
   routes.sort((a, b) => (runs[0]!.engineRequestsPerContainerByRoute[b] ?? 0) - (runs[0]!.engineRequestsPerContainerByRoute[a] ?? 0));
   lines.push(table([header, ...routes.map((route) => row(`  ${route}`, (r) => fmt(r.engineRequestsPerContainerByRoute[route] ?? 0, 3)))]));
   for (const r of runs) {
+    if (r.profile) {
+      lines.push(
+        "",
+        `${r.build} r${r.round}: CPU profile ${r.profile.file} (${fmt(r.profile.busyMs / 1000)} s busy, ${fmt(r.profile.idleMs / 1000)} s idle), top self time:`,
+        ...r.profile.top.map((e) => `  ${fmt(e.busyPercent).padStart(5)} %  ${fmt(e.ms, 0).padStart(7)} ms  ${e.fn}`),
+      );
+    }
     for (const u of r.unanswered) lines.push(`  ${r.build} r${r.round}: UNANSWERED ${u.method} ${u.route}: ${u.count}`);
     for (const e of r.fill.firstErrors) lines.push(`  ${r.build} r${r.round}: fill error: ${e}`);
     for (const e of r.burst?.firstErrors ?? []) lines.push(`  ${r.build} r${r.round}: burst error: ${e}`);
@@ -763,7 +864,7 @@ async function main(): Promise<void> {
       const order = round % 2 === 1 ? builds : [...builds].reverse();
       for (const build of order) {
         if (interrupted) return;
-        runs.push(await measure(build, round, options, fleet, createBody, logBase));
+        runs.push(await measureWithProfile(build, round, options, fleet, createBody, logBase));
       }
     }
   } finally {
