@@ -408,6 +408,8 @@ interface RunResult {
   readonly latencyRun: LatencySummary | undefined;
   readonly burst: LatencySummary | undefined;
   readonly managerLog: string;
+  /** The fill, on the machine's monotonic clock in µs (the one V8 stamps profile samples with). */
+  readonly fillWindowUs: readonly [number, number];
   /** With `--cpu-prof` in --manager-node-args: the profile written by this run and its top self-time functions. */
   readonly profile: ProfileSummary | undefined;
 }
@@ -421,12 +423,15 @@ interface ProfileEntry {
 
 interface ProfileSummary {
   readonly file: string;
+  /** Only the samples taken during the fill are counted. */
+  readonly window: "fill" | "whole run";
   readonly busyMs: number;
   readonly idleMs: number;
   readonly top: readonly ProfileEntry[];
 }
 
 interface CpuProfile {
+  readonly startTime: number;
   readonly nodes: ReadonlyArray<{ readonly id: number; readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number } }>;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -443,17 +448,23 @@ function profileDir(nodeArgs: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** Self time by function (name, file, line) in a V8 CPU profile. */
-export function summarizeProfile(file: string, count: number): ProfileSummary {
+/**
+ * Self time by function (name, file, line) in a V8 CPU profile, counting only the samples taken
+ * within `window` (µs on the monotonic clock, which V8's sample times and `process.hrtime` share).
+ */
+function summarizeProfile(file: string, count: number, window?: readonly [number, number]): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<string, number>();
   let idle = 0;
   let busy = 0;
+  let at = profile.startTime;
   for (let i = 0; i < profile.samples.length; i++) {
     const frame = nodes.get(profile.samples[i]!)?.callFrame;
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    if (!frame) continue;
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    const ms = delta / 1000;
+    if (!frame || (window !== undefined && (at < window[0] || at > window[1]))) continue;
     if (frame.functionName === "(idle)") {
       idle += ms;
       continue;
@@ -467,7 +478,7 @@ export function summarizeProfile(file: string, count: number): ProfileSummary {
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
     .map(([fn, ms]) => ({ fn, ms, busyPercent: (100 * ms) / Math.max(busy, 1e-9) }));
-  return { file, busyMs: busy, idleMs: idle, top };
+  return { file, window: window === undefined ? "whole run" : "fill", busyMs: busy, idleMs: idle, top };
 }
 
 /** `node_modules/undici/…`, `core/dist/…`, `plugins/…/dist/…`, or Node's own `node:…`. */
@@ -676,7 +687,9 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
     await fleet.call("POST", "/stats/reset");
     const fleetCpu0 = cpuSeconds(fleet.child.pid ?? -1);
     const cpu0 = cpuSeconds(pid);
+    const fillStartUs = Number(process.hrtime.bigint() / 1000n);
     const fill = await runMany(client, createBody, options.containers, options.concurrency);
+    const fillEndUs = Number(process.hrtime.bigint() / 1000n);
     const cpu1 = cpuSeconds(pid);
     const fleetCpu1 = cpuSeconds(fleet.child.pid ?? -1);
     const fillStats = await fleet.call<FleetStats>("GET", "/stats");
@@ -729,6 +742,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
       latencyRun,
       burst: burstResult,
       managerLog: logFile,
+      fillWindowUs: [fillStartUs, fillEndUs],
       profile: undefined,
     };
   } finally {
@@ -745,7 +759,7 @@ async function measureWithProfile(build: Build, round: number, options: Options,
   const result = await measure(build, round, options, fleet, createBody, logBase);
   const dir = profileDir(options.managerNodeArgs);
   const file = dir === undefined ? undefined : newestProfile(dir, started);
-  return file === undefined ? result : { ...result, profile: summarizeProfile(file, 10) };
+  return file === undefined ? result : { ...result, profile: summarizeProfile(file, 10, result.fillWindowUs) };
 }
 
 // ---- report -------------------------------------------------------------------------------------
@@ -809,7 +823,7 @@ function report(runs: readonly RunResult[], options: Options, conditions: Record
     if (r.profile) {
       lines.push(
         "",
-        `${r.build} r${r.round}: CPU profile ${r.profile.file} (${fmt(r.profile.busyMs / 1000)} s busy, ${fmt(r.profile.idleMs / 1000)} s idle), top self time:`,
+        `${r.build} r${r.round}: CPU profile ${r.profile.file}, ${r.profile.window === "fill" ? "samples taken during the fill" : "the whole run"} (${fmt(r.profile.busyMs / 1000)} s busy, ${fmt(r.profile.idleMs / 1000)} s idle), top self time:`,
         ...r.profile.top.map((e) => `  ${fmt(e.busyPercent).padStart(5)} %  ${fmt(e.ms, 0).padStart(7)} ms  ${e.fn}`),
       );
     }
