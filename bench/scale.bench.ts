@@ -190,6 +190,19 @@ function memoryMiB(pid: number): { rss: number; peak: number } {
 // ---- child processes, always stopped ------------------------------------------------------------
 
 const children = new Set<ChildProcess>();
+/** Removed on any exit, Ctrl-C included, where the finally blocks do not get to run. */
+const tempDirs = new Set<string>();
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+async function removeTempDir(dir: string): Promise<void> {
+  await fsp.rm(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
 
 function track(child: ChildProcess): ChildProcess {
   children.add(child);
@@ -218,6 +231,7 @@ process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL");
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 // ---- builds -------------------------------------------------------------------------------------
@@ -628,7 +642,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
   const url = `http://127.0.0.1:${port}`;
   const discovery = options.discovery === "file" ? `file://${fleet.addressesFile}` : `nodes://${fleet.addresses.join(",")}`;
   const logFile = `${logBase}.${build.label.replace(/[^a-z0-9]+/gi, "-")}.r${round}.log`;
-  const cwd = await fsp.mkdtemp(path.join(os.tmpdir(), "swarm-scale-"));
+  const cwd = await tempDir("swarm-scale-");
   const log = openSync(logFile, "w");
   const t0 = performance.now();
   const manager = track(
@@ -749,7 +763,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
     await client.agent.close().catch(() => undefined);
     // --cpu-prof writes its profile as the manager exits, which takes a while for a long run.
     await stopChild(manager, 30_000);
-    await fsp.rm(cwd, { recursive: true, force: true });
+    await removeTempDir(cwd);
   }
 }
 
@@ -868,7 +882,7 @@ async function main(): Promise<void> {
     loadBefore: os.loadavg().map((l) => l.toFixed(2)).join(" "),
     createBody: createBodySource,
   };
-  const workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swarm-scale-fleet-"));
+  const workDir = await tempDir("swarm-scale-fleet-");
   const logBase = options.out.replace(/\.json$/, "");
   console.error(`starting ${options.engines} simulated engines …`);
   const fleet = await startFleetProcess(options.engines, workDir);
@@ -884,7 +898,7 @@ async function main(): Promise<void> {
   } finally {
     await fleet.call("POST", "/stop").catch(() => undefined);
     await stopChild(fleet.child, 10_000);
-    await fsp.rm(workDir, { recursive: true, force: true });
+    await removeTempDir(workDir);
   }
   conditions.loadAfter = os.loadavg().map((l) => l.toFixed(2)).join(" ");
   const text = report(runs, options, conditions);
