@@ -391,7 +391,7 @@ function portMap(container: ContainerRecord, config: JsonObject, hostConfig: Rea
   for (const port of Object.keys((hostConfig.PortBindings as JsonObject | null) ?? {})) ports[port] = null;
   for (const published of container.ports) {
     const list = (ports[published.containerPort] as JsonObject[] | null) ?? [];
-    list.push({ HostIp: published.hostIp, HostPort: String(published.hostPort) });
+    list.push({ HostIp: published.hostIp === "" ? "0.0.0.0" : published.hostIp, HostPort: String(published.hostPort) });
     ports[published.containerPort] = list;
   }
   return ports;
