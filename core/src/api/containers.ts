@@ -119,15 +119,15 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get<{ Params: NameParams }>("/containers/:name/json", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name);
-    // The mirror is re-read on every container event, so it is the engine's answer except for what
-    // changes without an event: sizes (?size=1) and health-check results. Only those go to the engine,
-    // and so does a container the manager created but has not read yet.
+    // A container is re-read on every event, so a document the manager holds is the engine's answer
+    // except for what changes without an event: sizes (?size=1) and health-check results. Those go
+    // to the engine, and so does a container whose document is no longer held (or not read yet).
     const record = found.record;
-    if (!queryBool(query(request).size) && record.state.health === undefined && record.inspectOpen !== undefined) {
-      return reply.type("application/json").send(`${record.inspectOpen},"Node":${inspectNodeJson(found.node)}}`);
-    }
+    const sized = queryBool(query(request).size);
+    const held = sized || record.state.health !== undefined ? undefined : ctx.cluster.inspectDocument(record);
+    if (held !== undefined) return reply.type("application/json").send(`${held},"Node":${inspectNodeJson(found.node)}}`);
     const inspect = await found.node.engine.json<ContainerInspect>("GET", containerPath(found, "/json"), { query: rawQuery(request.url) });
-    if (record.provisional) found.node.sync.ingest(structuredClone(inspect));
+    if (!sized) found.node.sync.ingest(structuredClone(inspect));
     return decorateInspect(found.node, inspect);
   });
 

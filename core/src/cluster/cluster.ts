@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { text as readText } from "node:stream/consumers";
 import type { ClusterBackend, CreateContainerRequest, CreatedContainer } from "../extension-points/cluster-backend.js";
 import type { ContainerConfig, ContainerView, NodeView } from "../extension-points/model.js";
@@ -11,6 +11,7 @@ import type { Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
 import { compareApiVersions, DEFAULT_API_VERSION } from "./api-version.js";
 import { ContainerIndex, type ContainerCounts, type Resolution } from "./container-index.js";
+import { InspectCache } from "./inspect-cache.js";
 import { sharesFor, type ContainerRecord } from "./container-record.js";
 import type { EventHub } from "./events.js";
 import { Node } from "./node.js";
@@ -27,6 +28,8 @@ export interface ClusterOptions {
 }
 
 const PENDING_SCAN_MS = 1000;
+/** Inspect documents kept for answers without a call (about 5 KB each). */
+const INSPECT_CACHE_SIZE = 256;
 
 /**
  * The native cluster backend: engines found by discovery, validated, mirrored, scheduled onto.
@@ -36,6 +39,7 @@ const PENDING_SCAN_MS = 1000;
  */
 export class Cluster implements ClusterBackend, ClusterReader {
   private readonly index = new ContainerIndex();
+  private readonly documents = new InspectCache(INSPECT_CACHE_SIZE);
   private readonly pendingNodes = new Map<string, Node>();
   private readonly validated = new Map<string, Node>();
   private readonly retryAt = new Map<Node, number>();
@@ -46,6 +50,9 @@ export class Cluster implements ClusterBackend, ClusterReader {
   private pendingTimer: NodeJS.Timeout | undefined;
   private currentEntries = new Set<string>();
   private changes = 0;
+  /** The scheduler's views, in `nodes()` order; the views of nodes changed since are replaced on next use. */
+  private views: { readonly order: readonly Node[]; readonly at: Map<Node, number>; readonly views: NodeView[] } | undefined;
+  private readonly staleViews = new Set<Node>();
   /** What the derived tables below were built from; a change of a node's name or API version rebuilds them. */
   private readonly identities = new Map<Node, string>();
   private derived:
@@ -104,13 +111,15 @@ export class Cluster implements ClusterBackend, ClusterReader {
       logger,
       // Only called once the engine answers calls, long after `node` is made.
       onHealthChange: (_engine, change) => this.onHealthChange(node, change),
+      onFailureCount: () => node.touch(),
     });
     const node: Node = new Node(engine, this.index, (changed) => this.onNodeChange(changed));
     node.sync = new NodeSync(node, {
       refreshMin: this.options.engine.refreshMin,
       refreshMax: this.options.engine.refreshMax,
+      documents: this.documents,
       logger,
-      publish: (source, event) => this.relayEngineEvent(source, event),
+      publish: (source, event, line) => this.relayEngineEvent(source, event, line),
       now: this.now,
     });
     this.pendingNodes.set(addr, node);
@@ -212,6 +221,7 @@ export class Cluster implements ClusterBackend, ClusterReader {
 
   private onNodeChange(node: Node): void {
     this.changes++;
+    this.staleViews.add(node);
     const identity = `${node.name}\n${node.engine.apiVersion}`;
     if (this.identities.get(node) !== identity) {
       this.identities.set(node, identity);
@@ -224,8 +234,8 @@ export class Cluster implements ClusterBackend, ClusterReader {
     if (membership) this.derived = undefined;
   }
 
-  private relayEngineEvent(node: Node, event: DockerEvent): void {
-    this.options.events.publish(event, { Name: node.name, Id: node.id, Addr: node.addr, Ip: node.ip });
+  private relayEngineEvent(node: Node, event: DockerEvent, line?: string): void {
+    this.options.events.publish(event, node.stamp(), line);
     for (const listener of this.engineEventListeners) listener(node, event);
   }
 
@@ -307,6 +317,10 @@ export class Cluster implements ClusterBackend, ClusterReader {
     return this.index.findExec(execId);
   }
 
+  inspectDocument(record: ContainerRecord): string | undefined {
+    return record.document ?? this.documents.get(record);
+  }
+
   containersWithSwarmId(swarmId: string): ContainerRecord[] {
     return this.index.withSwarmId(swarmId);
   }
@@ -325,11 +339,26 @@ export class Cluster implements ClusterBackend, ClusterReader {
 
   /** The scheduler's views of the validated nodes. */
   nodeViews(): readonly NodeView[] {
-    return this.nodes().map((node) => node.schedulingView());
+    return [...this.currentViews()];
+  }
+
+  /** Kept up to date node by node: a create changes one node, so one view is rebuilt, not a thousand. */
+  private currentViews(): readonly NodeView[] {
+    const order = this.nodes();
+    if (this.views?.order !== order) {
+      this.views = { order, at: new Map(order.map((node, index) => [node, index])), views: order.map((node) => node.view()) };
+    } else {
+      for (const node of this.staleViews) {
+        const index = this.views.at.get(node);
+        if (index !== undefined) this.views.views[index] = node.view();
+      }
+    }
+    this.staleViews.clear();
+    return this.views.views;
   }
 
   rankNodes(config: ContainerConfig): Node[] {
-    const ranked = this.scheduler.rank(toScheduleRequest(normalizeConfig(config), undefined), this.nodeViews());
+    const ranked = this.scheduler.rank(toScheduleRequest(normalizeConfig(config), undefined), this.currentViews());
     return ranked.map((view) => this.validated.get(view.id)).filter((node): node is Node => node !== undefined);
   }
 
@@ -410,7 +439,7 @@ export class Cluster implements ClusterBackend, ClusterReader {
       scheduleLabels[SwarmLabels.affinities] = JSON.stringify([...affinities, `image==${config.Image}`]);
     }
     const scheduleRequest = toScheduleRequest({ ...placed, Labels: scheduleLabels }, name);
-    const chosen = this.scheduler.pick(scheduleRequest, this.nodeViews());
+    const chosen = this.scheduler.pick(scheduleRequest, this.currentViews());
     const node = this.validated.get(chosen.id);
     if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
     this.options.logger.debug(`Scheduling container ${name ?? swarmId.slice(0, 12)} to `, { NodeName: node.name, NodeID: node.id });
@@ -485,7 +514,7 @@ export class Cluster implements ClusterBackend, ClusterReader {
 
   private newSwarmId(): string {
     for (;;) {
-      const id = randomBytes(32).toString("hex");
+      const id = randomHex32();
       if (this.index.withSwarmId(id).length === 0 && !this.index.get(id)) return id;
     }
   }
@@ -571,6 +600,19 @@ export async function pullImage(node: Node, image: string, auth: string | undefi
   await node.sync.refreshImages();
 }
 
+/** Random bytes drawn 8 KiB at a time: a create needs 32, and each draw from the system costs the same. */
+const entropy = { pool: Buffer.alloc(8192), used: 8192 };
+
+function randomHex32(): string {
+  if (entropy.used + 32 > entropy.pool.length) {
+    randomFillSync(entropy.pool);
+    entropy.used = 0;
+  }
+  const id = entropy.pool.toString("hex", entropy.used, entropy.used + 32);
+  entropy.used += 32;
+  return id;
+}
+
 function swarmEvent(action: HealthEvent, nowMs: number): DockerEvent {
   return {
     Type: "swarm",
@@ -606,6 +648,5 @@ function stripSlash(name: string): string {
   return name.startsWith("/") ? name.slice(1) : name;
 }
 
-export function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, undefined, { numeric: true });
-}
+/** Node names as people sort them: node-2 before node-10. */
+export const naturalCompare = new Intl.Collator(undefined, { numeric: true }).compare;

@@ -32,7 +32,7 @@ function inspect(id: string, name: string, overrides: { labels?: Record<string, 
 }
 
 function record(id: string, name: string, node = node1, overrides: Parameters<typeof inspect>[2] = {}): ContainerRecord {
-  return ContainerRecord.fromInspect(inspect(id, name, overrides), node);
+  return ContainerRecord.read(inspect(id, name, overrides), node).record;
 }
 
 const nodes: NodeMatcher = (ref) => {
@@ -123,9 +123,21 @@ describe("ContainerRecord", () => {
     expect(JSON.parse(record(hex("ab"), "web").psRow("node-1", false, Date.now())).Status).toBe("Host Down");
   });
 
-  it("keeps the inspect document as text, with published ports on the node's address", () => {
-    const json = JSON.parse(`${record(hex("ab"), "web").inspectOpen!}}`) as ContainerInspect;
+  it("gives the inspect document as the API answers it, with published ports on the node's address", () => {
+    const { document } = ContainerRecord.read(inspect(hex("ab"), "web"), node1);
+    const json = JSON.parse(`${document}}`) as ContainerInspect;
     expect(json.NetworkSettings?.Ports?.["80/tcp"]).toEqual([{ HostIp: "10.0.0.1", HostPort: "8080" }]);
+  });
+
+  it("keeps the engine's text when nothing in it is rewritten, and holds it only for a container that may be rescheduled", () => {
+    const plain = inspect(hex("ab"), "web");
+    plain.NetworkSettings = { Ports: {}, Networks: {} };
+    const text = `${JSON.stringify(plain, null, 1)}\n`;
+    const read = ContainerRecord.read(JSON.parse(text) as ContainerInspect, node1, text);
+    expect(`${read.document}}`).toBe(text.trimEnd());
+    expect(read.record.document).toBeUndefined();
+    const movable = inspect(hex("cd"), "db", { labels: { "com.docker.swarm.reschedule-policies": '["on-node-failure"]' } });
+    expect(ContainerRecord.read(movable, node1).record.document).toContain('"Name":"/db"');
   });
 
   it("is provisional when made from the manager's own create, named once the engine says how", () => {

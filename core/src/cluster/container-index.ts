@@ -33,12 +33,12 @@ export class ContainerIndex {
   private readonly byId = new Map<string, ContainerRecord>();
   /** IDs in order, for prefix lookups. */
   private readonly ids = new BTree<string, true>();
-  private readonly bySwarmId = new Map<string, Set<string>>();
+  private readonly bySwarmId = new Map<string, OneOrMany>();
   /** `<swarm id>\0<container id>`, for Swarm ID prefix lookups. */
   private readonly swarmIds = new BTree<string, string>();
-  private readonly byName = new Map<string, Set<string>>();
+  private readonly byName = new Map<string, OneOrMany>();
   private readonly execs = new Map<string, string>();
-  private readonly execsOf = new Map<string, Set<string>>();
+  private readonly execsOf = new Map<string, OneOrMany>();
   private running = 0;
   private paused = 0;
   private stopped = 0;
@@ -59,40 +59,43 @@ export class ContainerIndex {
     return { running: this.running, paused: this.paused, stopped: this.stopped };
   }
 
-  /** Adds a record, or replaces the record with its ID. */
+  /** Adds a record, or replaces the record with its ID (most often with the same names and IDs). */
   put(record: ContainerRecord): void {
     const previous = this.byId.get(record.id);
-    if (previous) this.unindex(previous);
     this.byId.set(record.id, record);
-    this.ids.set(record.id, true);
-    const swarmId = record.swarmId;
-    if (swarmId !== undefined) {
-      addTo(this.bySwarmId, swarmId, record.id);
-      this.swarmIds.set(`${swarmId}\0${record.id}`, record.id);
-    }
-    if (record.name !== "") addTo(this.byName, record.name, record.id);
+    if (previous) this.count(previous, -1);
+    else this.ids.set(record.id, true);
     this.count(record, 1);
+    const swarmId = record.swarmId;
+    if (previous?.swarmId !== swarmId) {
+      if (previous?.swarmId !== undefined) this.unindexSwarmId(previous.swarmId, record.id);
+      if (swarmId !== undefined) {
+        addTo(this.bySwarmId, swarmId, record.id);
+        this.swarmIds.set(`${swarmId}\0${record.id}`, record.id);
+      }
+    }
+    if (previous?.name !== record.name) {
+      if (previous !== undefined && previous.name !== "") removeFrom(this.byName, previous.name, record.id);
+      if (record.name !== "") addTo(this.byName, record.name, record.id);
+    }
   }
 
   remove(id: string): ContainerRecord | undefined {
     const record = this.byId.get(id);
     if (!record) return undefined;
-    this.unindex(record);
+    if (record.swarmId !== undefined) this.unindexSwarmId(record.swarmId, id);
+    if (record.name !== "") removeFrom(this.byName, record.name, id);
+    this.count(record, -1);
     this.byId.delete(id);
     this.ids.delete(id);
-    for (const execId of this.execsOf.get(id) ?? []) this.execs.delete(execId);
+    for (const execId of each(this.execsOf.get(id))) this.execs.delete(execId);
     this.execsOf.delete(id);
     return record;
   }
 
-  private unindex(record: ContainerRecord): void {
-    const swarmId = record.swarmId;
-    if (swarmId !== undefined) {
-      removeFrom(this.bySwarmId, swarmId, record.id);
-      this.swarmIds.delete(`${swarmId}\0${record.id}`);
-    }
-    if (record.name !== "") removeFrom(this.byName, record.name, record.id);
-    this.count(record, -1);
+  private unindexSwarmId(swarmId: string, id: string): void {
+    removeFrom(this.bySwarmId, swarmId, id);
+    this.swarmIds.delete(`${swarmId}\0${id}`);
   }
 
   private count(record: ContainerRecord, delta: number): void {
@@ -186,9 +189,9 @@ export class ContainerIndex {
     return found;
   }
 
-  private records(ids: ReadonlySet<string> | undefined): ContainerRecord[] {
+  private records(ids: OneOrMany | undefined): ContainerRecord[] {
     const out: ContainerRecord[] = [];
-    for (const id of ids ?? []) out.push(this.byId.get(id)!);
+    for (const id of each(ids)) out.push(this.byId.get(id)!);
     return out;
   }
 }
@@ -197,22 +200,36 @@ function stripSlash(name: string): string {
   return name.startsWith("/") ? name.slice(1) : name;
 }
 
-function first<T>(set: ReadonlySet<T>): T {
-  return set.values().next().value as T;
+/**
+ * The IDs one key maps to. Nearly every name and Swarm ID belongs to one container, so a lone ID is
+ * held as itself and a Set is made only for a key several containers share.
+ */
+type OneOrMany = string | Set<string>;
+
+function* each(ids: OneOrMany | undefined): Generator<string> {
+  if (typeof ids === "string") yield ids;
+  else if (ids) yield* ids;
 }
 
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  let set = map.get(key);
-  if (!set) {
-    set = new Set();
-    map.set(key, set);
+function first(ids: OneOrMany): string {
+  return typeof ids === "string" ? ids : (ids.values().next().value as string);
+}
+
+function addTo(map: Map<string, OneOrMany>, key: string, value: string): void {
+  const ids = map.get(key);
+  if (ids === undefined) map.set(key, value);
+  else if (typeof ids === "string") {
+    if (ids !== value) map.set(key, new Set([ids, value]));
+  } else ids.add(value);
+}
+
+function removeFrom(map: Map<string, OneOrMany>, key: string, value: string): void {
+  const ids = map.get(key);
+  if (ids === undefined) return;
+  if (typeof ids === "string") {
+    if (ids === value) map.delete(key);
+    return;
   }
-  set.add(value);
-}
-
-function removeFrom(map: Map<string, Set<string>>, key: string, value: string): void {
-  const set = map.get(key);
-  if (!set) return;
-  set.delete(value);
-  if (set.size === 0) map.delete(key);
+  ids.delete(value);
+  if (ids.size === 1) map.set(key, first(ids));
 }

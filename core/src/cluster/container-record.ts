@@ -37,10 +37,11 @@ export interface RecordNode {
  * makes a new record, so anything derived from one (a node view, a serialised answer) can be
  * cached on the record itself.
  *
- * A record keeps the engine's inspect document as text (the API answers `docker inspect` from it)
- * and only the few parsed fields lookups, listings, counters and placement need. A record made
- * from the manager's own create request, before the engine has been read, is provisional: it has
- * no inspect document yet.
+ * A record holds only what lookups, listings, counters and placement read: a few parsed fields
+ * and the end of its `docker ps` row. The engine's whole inspect document (4–5 KB) stays in the
+ * record only for a container that may have to be created again elsewhere (a reschedule policy);
+ * other documents live in a bounded cache of recent ones (`InspectCache`). A record made from the
+ * manager's own create request, before the engine has been read, is provisional.
  */
 export class ContainerRecord {
   /** The start of the `docker ps` row, which names the node, serialised on first use (see `psRow`). */
@@ -62,24 +63,31 @@ export class ContainerRecord {
     readonly mounts: readonly MountRef[],
     /** The scheduler's view of it (placement reads names, ports, resources, labels). */
     readonly view: ContainerView,
-    /** The engine's inspect document (host IPs made reachable) without its closing brace; undefined while provisional. */
-    readonly inspectOpen: string | undefined,
+    /**
+     * The engine's inspect document (host IPs made reachable) without its closing brace, kept for
+     * a container with a reschedule policy: its engine may be gone when it has to be created again.
+     */
+    readonly document: string | undefined,
     /** What the `ps` row needs beyond the fields above; undefined while provisional. */
     private readonly rowSource: RowSource | undefined,
   ) {}
 
   get provisional(): boolean {
-    return this.inspectOpen === undefined;
+    return this.rowSource === undefined;
   }
 
   get swarmId(): string | undefined {
     return this.labels[SWARM_ID_LABEL];
   }
 
-  /** A record read from the engine's inspect document. */
-  static fromInspect(inspect: ContainerInspect, node: RecordNode): ContainerRecord {
+  /**
+   * A record read from the engine's inspect document, and that document as the API answers it
+   * (without its closing brace). `text` is the document as the engine sent it, used as it is
+   * unless a published port's address has to be rewritten.
+   */
+  static read(inspect: ContainerInspect, node: RecordNode, text?: string): { record: ContainerRecord; document: string } {
     const ip = node.ip;
-    reachableHostIps(inspect.NetworkSettings?.Ports, ip);
+    const rewritten = reachableHostIps(inspect.NetworkSettings?.Ports, ip);
     const labels = inspect.Config.Labels ?? {};
     const state = inspect.State;
     const networks = Object.entries(inspect.NetworkSettings?.Networks ?? {}).map(([name, endpoint]) => ({
@@ -103,10 +111,10 @@ export class ContainerRecord {
       cpus: cpusOf(inspect.HostConfig.CpuShares ?? 0, node.rawCpus),
       memory: inspect.HostConfig.Memory ?? 0,
     };
-    const json = JSON.stringify(inspect);
+    const document = (text !== undefined && !rewritten ? text.trimEnd() : JSON.stringify(inspect)).slice(0, -1);
     const path = typeof inspect.Path === "string" ? inspect.Path : "";
     const args = Array.isArray(inspect.Args) ? (inspect.Args as unknown[]).map(String) : [];
-    return new ContainerRecord(
+    const record = new ContainerRecord(
       inspect.Id,
       node.id,
       stripSlash(inspect.Name),
@@ -128,7 +136,7 @@ export class ContainerRecord {
       networks,
       mounts,
       view,
-      json.slice(0, -1),
+      labels[RESCHEDULE_LABEL] === undefined ? undefined : document,
       {
         command: [path, ...args].join(" ").trim(),
         createdSeconds: Math.floor(Date.parse(inspect.Created) / 1000),
@@ -140,6 +148,7 @@ export class ContainerRecord {
         }).slice(1),
       },
     );
+    return { record, document };
   }
 
   /**
@@ -186,7 +195,7 @@ export class ContainerRecord {
   withName(name: string): ContainerRecord {
     return new ContainerRecord(
       this.id, this.nodeId, name, this.labels, this.image, this.imageId, this.created, this.state, this.autoRemove,
-      this.networks, this.mounts, { ...this.view, names: [`/${name}`] }, this.inspectOpen, this.rowSource,
+      this.networks, this.mounts, { ...this.view, names: [`/${name}`] }, this.document, this.rowSource,
     );
   }
 
@@ -194,7 +203,7 @@ export class ContainerRecord {
   withHealth(health: string): ContainerRecord {
     return new ContainerRecord(
       this.id, this.nodeId, this.name, this.labels, this.image, this.imageId, this.created,
-      { ...this.state, health }, this.autoRemove, this.networks, this.mounts, this.view, this.inspectOpen, this.rowSource,
+      { ...this.state, health }, this.autoRemove, this.networks, this.mounts, this.view, this.document, this.rowSource,
     );
   }
 
@@ -243,6 +252,7 @@ interface ListedPort {
 }
 
 export const SWARM_ID_LABEL = "com.docker.swarm.id";
+const RESCHEDULE_LABEL = "com.docker.swarm.reschedule-policies";
 const CPU_SHARES_PER_CPU = 1024;
 
 const CREATED: ContainerState = {
@@ -283,13 +293,18 @@ function placementHostConfig(hostConfig: Readonly<HostConfigView>): HostConfigVi
   return view;
 }
 
-/** Ports bound to every interface are reported on the engine's own address, where clients reach them. */
-function reachableHostIps(ports: Record<string, PortBinding[] | null> | null | undefined, ip: string): void {
+/** Ports bound to every interface are reported on the engine's own address, where clients reach them; says whether any was. */
+function reachableHostIps(ports: Record<string, PortBinding[] | null> | null | undefined, ip: string): boolean {
+  let rewritten = false;
   for (const bindings of Object.values(ports ?? {})) {
     for (const binding of bindings ?? []) {
-      if (!binding.HostIp || binding.HostIp === "0.0.0.0" || binding.HostIp === "::") binding.HostIp = ip;
+      if (!binding.HostIp || binding.HostIp === "0.0.0.0" || binding.HostIp === "::") {
+        binding.HostIp = ip;
+        rewritten = true;
+      }
     }
   }
+  return rewritten;
 }
 
 function listPorts(ports: Record<string, PortBinding[] | null>, ip: string): ListedPort[] {

@@ -1,17 +1,21 @@
 import type { ContainerConfig } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { EngineError } from "../engines/engine.js";
+import { text } from "node:stream/consumers";
+import { EngineError, engineMessage } from "../engines/engine.js";
 import type { ContainerInspect, ContainerSummary, DockerEvent, ImageSummary, NetworkResource, VolumeResource } from "../engines/docker-types.js";
 import { errorMessage } from "../errors/catalog.js";
 import { ContainerRecord } from "./container-record.js";
+import type { InspectCache } from "./inspect-cache.js";
 import type { Node } from "./node.js";
 
 export interface NodeSyncOptions {
   readonly refreshMin: number;
   readonly refreshMax: number;
+  /** Where the inspect documents read are kept while they are recent. */
+  readonly documents: InspectCache;
   readonly logger: Logger;
-  /** Every engine event, in the engine's order, once the mirror reflects it. */
-  readonly publish: (node: Node, event: DockerEvent) => void;
+  /** Every engine event (and its line of JSON), in the engine's order, once the mirror reflects it. */
+  readonly publish: (node: Node, event: DockerEvent, line: string) => void;
   readonly now?: () => number;
 }
 
@@ -53,6 +57,10 @@ const PARKED_CREATE_MS = 2_000;
 const PROVISIONAL_READ_MS = 500;
 /** Removed containers whose late events are ignored, and for how long. */
 const TOMBSTONE_MS = 60_000;
+/** While the event stream holds, one periodic refresh in this many also lists images, networks and volumes. */
+const FULL_REFRESH_EVERY = 5;
+/** Container reads a full listing may have in flight on one engine. */
+const READS_AT_ONCE = 4;
 /** `/info` and `/version` are re-read at least this often. */
 const SPECS_MAX_AGE_MS = 5 * 60_000;
 
@@ -76,6 +84,7 @@ interface PendingExpectation {
 
 interface QueuedEvent {
   readonly event: DockerEvent;
+  readonly line: string;
   done: boolean;
 }
 
@@ -105,6 +114,10 @@ export class NodeSync {
   private readonly parkedCreates = new Map<string, () => void>();
   private readonly queue: QueuedEvent[] = [];
   private imagesRefresh: { again: boolean; readonly done: Promise<void> } | undefined;
+  /** Counts the event streams opened; a refresh that finds the same stream still open knows no event was lost. */
+  private streams = 0;
+  private streamsAtRefresh = -1;
+  private refreshes = 0;
 
   constructor(
     private readonly node: Node,
@@ -123,10 +136,17 @@ export class NodeSync {
 
   // ---- Lifecycle ---------------------------------------------------------------------------
 
-  /** Reads everything the engine holds, with its event stream already open so nothing is missed between. */
+  /**
+   * Reads everything the engine holds, with its event stream already open so nothing is missed
+   * between. One read at a time: engines join by the hundred, and each read in parallel would be
+   * a connection more per engine.
+   */
   async load(): Promise<void> {
     this.startEvents();
-    await Promise.all([this.refreshContainers(true), this.refreshImages(), this.refreshNetworks(), this.refreshVolumes()]);
+    await this.refreshContainers(true);
+    await this.refreshImages();
+    await this.refreshNetworks();
+    await this.refreshVolumes();
   }
 
   /** Starts the periodic refresh (the engine is now part of the cluster). */
@@ -188,32 +208,33 @@ export class NodeSync {
   }
 
   private async inspect(id: string): Promise<ContainerRecord | undefined> {
-    try {
-      const inspect = await this.engine.json<ContainerInspect>("GET", `/containers/${encodeURIComponent(id)}/json`);
-      return this.ingest(inspect);
-    } catch (err) {
-      if (err instanceof EngineError && err.engineStatus === 404) {
-        this.forget(id);
-        return undefined;
-      }
-      throw err;
+    const response = await this.engine.call("GET", `/containers/${encodeURIComponent(id)}/json`);
+    const answer = await text(response.body);
+    if (response.statusCode === 404) {
+      this.forget(id);
+      return undefined;
     }
+    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
+    return this.ingest(JSON.parse(answer) as ContainerInspect, answer);
   }
 
-  /** Takes an inspect document (one the API fetched live, too) into the mirror. */
-  ingest(inspect: ContainerInspect): ContainerRecord | undefined {
+  /** Takes an inspect document (one the API fetched live, too) into the mirror; `answer` is its text. */
+  ingest(inspect: ContainerInspect, answer?: string): ContainerRecord | undefined {
     if (this.tombstones.has(inspect.Id) || this.stopped) return undefined;
-    const record = ContainerRecord.fromInspect(inspect, this.node);
+    const { record, document } = ContainerRecord.read(inspect, this.node, answer);
     this.provisional.delete(record.id);
     this.node.putContainer(record, this.now());
+    this.options.documents.put(record, document);
     for (const execId of inspect.ExecIDs ?? []) this.node.addExec(record.id, execId);
     return record;
   }
 
   /** A container that is gone: out of the mirror, and its late events ignored. */
   forget(id: string): void {
+    this.pruneTombstones();
     this.tombstones.set(id, this.now() + TOMBSTONE_MS);
     this.provisional.delete(id);
+    this.options.documents.delete(id);
     this.node.dropContainer(id);
   }
 
@@ -270,7 +291,9 @@ export class NodeSync {
    * expected until the caller settles it (after re-reading the container) or cancels it.
    */
   expect(containerId: string, action: ContainerAction): Expectation {
+    this.pruneExpectations();
     this.expectations.get(containerId)?.resolve(false);
+    this.expectations.delete(containerId);
     let resolve!: (settled: boolean) => void;
     const done = new Promise<boolean>((r) => (resolve = r));
     const pending: PendingExpectation = {
@@ -328,27 +351,45 @@ export class NodeSync {
     const listedAt = this.now();
     const list = await this.engine.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: 1 } });
     const listed = new Set<string>();
-    const reads: Array<Promise<unknown>> = [];
+    const changed: string[] = [];
     for (const summary of list) {
       listed.add(summary.Id);
       if (this.tombstones.has(summary.Id)) continue;
       const record = this.node.containers.get(summary.Id);
       if (full || !record || record.provisional || record.state.status !== summary.State || summary.State === "restarting") {
-        reads.push(this.reread(summary.Id));
+        changed.push(summary.Id);
       }
     }
     // Only what the manager knew before the list was taken can be missing from it.
     for (const id of [...this.node.containers.keys()]) {
       if (!listed.has(id) && (this.node.learnedAt.get(id) ?? 0) < listedAt && !this.rereads.has(id)) this.forget(id);
     }
-    await Promise.all(reads);
+    // A few reads at a time: an engine with hundreds of containers must not get hundreds of connections.
+    let next = 0;
+    const reader = async () => {
+      while (next < changed.length) await this.reread(changed[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_AT_ONCE, changed.length) }, reader));
     this.pruneTombstones();
   }
 
+  // Both maps are in the order entries were made, so the expired ones are at the front.
+
   private pruneTombstones(): void {
     const now = this.now();
-    for (const [id, until] of this.tombstones) if (until < now) this.tombstones.delete(id);
-    for (const [id, pending] of this.expectations) if (pending.expires < now) this.expectations.delete(id);
+    for (const [id, until] of this.tombstones) {
+      if (until >= now) break;
+      this.tombstones.delete(id);
+    }
+  }
+
+  private pruneExpectations(): void {
+    const now = this.now();
+    for (const [id, pending] of this.expectations) {
+      if (pending.expires === Number.POSITIVE_INFINITY) continue;
+      if (pending.expires >= now) break;
+      this.expectations.delete(id);
+    }
   }
 
   // ---- Images, networks, volumes -----------------------------------------------------------
@@ -430,8 +471,16 @@ export class NodeSync {
           return;
         }
       }
+      // While one event stream has stayed open since the last refresh, images, networks and
+      // volumes are known from it: they are listed only every few refreshes, containers every time.
+      const streamHeld = this.eventsAbort !== undefined && this.streams === this.streamsAtRefresh;
+      this.streamsAtRefresh = this.streams;
       await this.refreshContainers(false);
-      await Promise.allSettled([this.refreshVolumes(), this.refreshNetworks(), this.refreshImages()]);
+      if (!streamHeld || ++this.refreshes % FULL_REFRESH_EVERY === 0) {
+        await this.refreshImages().catch(() => undefined);
+        await this.refreshNetworks().catch(() => undefined);
+        await this.refreshVolumes().catch(() => undefined);
+      }
       if (!this.eventsAbort) this.startEvents();
     } catch (err) {
       this.logger.debug(`Engine refresh failed: ${errorMessage(err)}`, { name: this.engine.name, addr: this.engine.addr });
@@ -446,12 +495,13 @@ export class NodeSync {
     if (this.stopped) return;
     const abort = new AbortController();
     this.eventsAbort = abort;
+    this.streams++;
     void this.followEvents(abort);
   }
 
   private async followEvents(abort: AbortController): Promise<void> {
     try {
-      await this.engine.streamEvents((event) => this.onEvent(event), abort.signal);
+      await this.engine.streamEvents((event, line) => this.onEvent(event, line), abort.signal);
     } catch (err) {
       if (abort.signal.aborted || this.stopped) return;
       this.logger.debug(`error monitoring events, will restart: ${errorMessage(err)}`, { name: this.engine.name, addr: this.engine.addr });
@@ -468,8 +518,8 @@ export class NodeSync {
     }, delay).unref();
   }
 
-  private onEvent(event: DockerEvent): void {
-    const queued: QueuedEvent = { event, done: false };
+  private onEvent(event: DockerEvent, line: string): void {
+    const queued: QueuedEvent = { event, line, done: false };
     this.queue.push(queued);
     let work: Promise<unknown> | undefined;
     try {
@@ -493,7 +543,10 @@ export class NodeSync {
   }
 
   private publishReady(): void {
-    while (this.queue.length > 0 && this.queue[0]!.done) this.options.publish(this.node, this.queue.shift()!.event);
+    while (this.queue.length > 0 && this.queue[0]!.done) {
+      const { event, line } = this.queue.shift()!;
+      this.options.publish(this.node, event, line);
+    }
   }
 
   /** What an event changes in the mirror; a promise when that takes a call to the engine. */

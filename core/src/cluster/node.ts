@@ -4,6 +4,7 @@ import type { ImageSummary, NetworkResource, VolumeResource } from "../engines/d
 import { formatBytes } from "../scheduler/resources.js";
 import type { ContainerIndex } from "./container-index.js";
 import type { ContainerRecord, RecordNode } from "./container-record.js";
+import type { NodeStamp } from "./events.js";
 import type { NodeSync } from "./node-sync.js";
 
 /**
@@ -26,6 +27,7 @@ export class Node implements RecordNode {
   sync!: NodeSync;
 
   private version = 0;
+  private cachedStamp: NodeStamp | undefined;
   /** Only a validated node's containers are the cluster's (in the index, listed, found). */
   private attached = false;
   private cachedView: { version: number; view: NodeView } | undefined;
@@ -71,6 +73,14 @@ export class Node implements RecordNode {
 
   isHealthy(): boolean {
     return this.engine.isHealthy();
+  }
+
+  /** Who this node is, as its events carry it to clients. */
+  stamp(): NodeStamp {
+    const stamp = this.cachedStamp;
+    if (stamp?.Name === this.name && stamp.Id === this.id && stamp.Ip === this.ip) return stamp;
+    this.cachedStamp = { Name: this.name, Id: this.id, Addr: this.addr, Ip: this.ip };
+    return this.cachedStamp;
   }
 
   /** Marks the mirror or the engine's state as changed, so views are rebuilt on next use. */
@@ -123,18 +133,23 @@ export class Node implements RecordNode {
 
   // ---- Other collections -------------------------------------------------------------------
 
+  // A periodic refresh mostly finds what the events already told: nothing changes then, and views stay cached.
+
   setImages(images: readonly ImageSummary[]): void {
+    if (sameJson(this.images, images)) return;
     this.images = images;
     this.touch();
   }
 
   setNetworks(networks: readonly NetworkResource[]): void {
+    if (sameJson([...this.networks.values()], networks)) return;
     this.networks.clear();
     for (const network of networks) this.networks.set(network.Id, network);
     this.touch();
   }
 
   setVolumes(volumes: readonly VolumeResource[]): void {
+    if (sameJson([...this.volumes.values()], volumes)) return;
     this.volumes.clear();
     for (const volume of volumes) this.volumes.set(volume.Name, volume);
     this.touch();
@@ -177,14 +192,6 @@ export class Node implements RecordNode {
     };
     this.cachedView = { version: this.version, view };
     return view;
-  }
-
-  /** Like `view()`, with the health indicator read fresh: it moves with every failed call. */
-  schedulingView(): NodeView {
-    const view = this.view();
-    if (view.healthIndicator === this.engine.healthIndicator && view.health === this.engine.state) return view;
-    this.version++;
-    return this.view();
   }
 
   /** This node's lines in `docker info`'s SystemStatus. */
@@ -235,6 +242,10 @@ export class Node implements RecordNode {
     this.cachedStatus = { key, json, lines };
     return this.cachedStatus;
   }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function displayState(state: Engine["state"]): string {

@@ -31,6 +31,11 @@ export interface ClusterReader {
   /** `resolveContainer`'s single match; ambiguity means "not found", as in classic Swarm. */
   findContainer(ref: string): ContainerRecord | undefined;
   findExec(execId: string): ContainerRecord | undefined;
+  /**
+   * The engine's inspect document of this version of the container (without its closing brace),
+   * if the manager still holds it; otherwise the engine is asked.
+   */
+  inspectDocument(record: ContainerRecord): string | undefined;
   containers(): Iterable<ContainerRecord>;
   containerCounts(): ContainerCounts;
   /** Reads the containers the manager created but has not described from their engines yet. */

@@ -53,11 +53,11 @@ export class Rescheduler {
         this.logger.debug(`Skipping rescheduling of container ${record.id}: its policy is not on-node-failure`);
         continue;
       }
-      if (record.inspectOpen === undefined) {
+      if (record.document === undefined) {
         this.logger.error(`Failed to reschedule container ${record.id}: its engine was lost before it could be read`);
         continue;
       }
-      const inspect = JSON.parse(`${record.inspectOpen}}`) as ContainerInspect;
+      const inspect = JSON.parse(`${record.document}}`) as ContainerInspect;
       // Off the lost engine first: its name is free again and it is not listed twice.
       node.dropContainer(record.id);
       try {

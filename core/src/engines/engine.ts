@@ -23,6 +23,8 @@ export interface EngineOptions {
   readonly logger: Logger;
   /** Health changes: flagged unhealthy after `failureRetry` failed calls, back on the next success. */
   readonly onHealthChange: (engine: Engine, change: HealthEvent) => void;
+  /** The count of recent failures moved (so did the health indicator placement reads). */
+  readonly onFailureCount?: (engine: Engine) => void;
   readonly now?: () => number;
 }
 
@@ -229,6 +231,7 @@ export class Engine {
     this.lastError = "";
     this.failureCount = 0;
     this.updatedAt = this.now();
+    if (retries > 0) this.options.onFailureCount?.(this);
     if (wasUnhealthy) {
       this.state = "healthy";
       this.logger.info(`Engine came back to life after ${retries} retries. Hooray!`, { name: this.name, addr: this.addr });
@@ -240,6 +243,7 @@ export class Engine {
     this.failureCount++;
     this.lastError = message.trim();
     this.updatedAt = this.now();
+    this.options.onFailureCount?.(this);
     if (this.state === "healthy" && this.failureCount >= this.options.failureRetry) {
       this.state = "unhealthy";
       this.logger.error(`Flagging engine as unhealthy. Connect failed ${this.failureCount} times`, {
@@ -273,11 +277,10 @@ export class Engine {
   }
 
   async updateSpecs(): Promise<void> {
-    // /info and /version are asked unversioned so that any engine answers before negotiation.
-    const [info, version] = await Promise.all([
-      this.json<DockerInfo>("GET", "/info", { versionPrefix: "" }),
-      this.json<DockerVersion>("GET", "/version", { versionPrefix: "" }),
-    ]);
+    // /info and /version are asked unversioned so that any engine answers before negotiation; one
+    // after the other, so that a thousand engines joining at once open one connection each, not two.
+    const info = await this.json<DockerInfo>("GET", "/info", { versionPrefix: "" });
+    const version = await this.json<DockerVersion>("GET", "/version", { versionPrefix: "" });
     if (!(info.NCPU > 0) || !(info.MemTotal > 0)) {
       throw new SwarmError(
         "Engine",
@@ -339,9 +342,10 @@ export class Engine {
 
   /**
    * Reads the engine's event stream until it ends or `signal` aborts, handing each event over as
-   * it is parsed. Resolves when the stream ends for any reason; the caller decides when to retry.
+   * it is parsed, with its line of JSON. Resolves when the stream ends for any reason; the caller
+   * decides when to retry.
    */
-  async streamEvents(onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void> {
+  async streamEvents(onEvent: (event: DockerEvent, line: string) => void, signal: AbortSignal): Promise<void> {
     const response = await this.call("GET", "/events", { timeout: 0, signal });
     if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await text(response.body)));
     const lines = response.body.pipe(split2());
@@ -353,7 +357,7 @@ export class Engine {
       } catch {
         continue;
       }
-      onEvent(event);
+      onEvent(event, line);
     }
   }
 
