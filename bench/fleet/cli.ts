@@ -95,7 +95,11 @@ export function formatUnanswered(stats: FleetStats): string {
   return ["unanswered calls (method route: count):", ...stats.unanswered.map((u) => `  ${u.method} ${u.route}: ${u.count}`)].join("\n");
 }
 
-function serveControl(fleet: Fleet, options: NonNullable<CliOptions["control"]>, stop: () => void): Promise<http.Server> {
+/**
+ * The control API listens before the engines do: a port picked for it by whoever started the
+ * fleet could otherwise be handed to one of the engines first. Until the fleet is up it answers 503.
+ */
+function serveControl(fleet: () => Fleet | undefined, options: NonNullable<CliOptions["control"]>, stop: () => void): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const send = (status: number, body?: unknown) => {
       const text = body === undefined ? "" : `${JSON.stringify(body)}\n`;
@@ -104,19 +108,24 @@ function serveControl(fleet: Fleet, options: NonNullable<CliOptions["control"]>,
     };
     const key = `${req.method ?? "GET"} ${(req.url ?? "/").split("?")[0]}`;
     req.resume();
+    const current = fleet();
+    if (!current) {
+      send(503, { message: "the fleet is starting" });
+      return;
+    }
     switch (key) {
       case "GET /stats":
-        send(200, fleet.stats());
+        send(200, current.stats());
         return;
       case "GET /addresses":
-        send(200, fleet.addresses);
+        send(200, current.addresses);
         return;
       case "POST /stats/reset":
-        fleet.resetStats();
+        current.resetStats();
         send(204);
         return;
       case "POST /clear":
-        void fleet.clear().then(() => send(204));
+        void current.clear().then(() => send(204));
         return;
       case "POST /stop":
         send(204);
@@ -140,6 +149,9 @@ async function main(): Promise<void> {
     console.error(`fleet: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
     process.exit(2);
   }
+  const up: { fleet?: Fleet } = {};
+  // The control API's /stop is only served once the fleet is up, after `stop` below exists.
+  const control = options.control ? await serveControl(() => up.fleet, options.control, () => stop()) : undefined;
   const fleet = await startFleet({
     engines: options.engines,
     host: options.host,
@@ -149,9 +161,9 @@ async function main(): Promise<void> {
     bridge: options.bridge,
     images: options.images,
   });
+  up.fleet = fleet;
   let stopping = false;
-  let control: http.Server | undefined;
-  const stop = () => {
+  const stop = (): void => {
     if (stopping) return;
     stopping = true;
     const stats = fleet.stats();
@@ -172,7 +184,6 @@ async function main(): Promise<void> {
   } else {
     process.stdout.write(`${fleet.addresses.join("\n")}\n`);
   }
-  if (options.control) control = await serveControl(fleet, options.control, stop);
   if (!options.quiet) {
     const ports = fleet.engines.map((e) => e.port);
     const where = control ? `, control on http://${options.control!.host}:${(control.address() as { port: number }).port}` : "";

@@ -189,9 +189,16 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       servers.map(
         (server, index) =>
           new Promise<void>((resolve, reject) => {
-            server.once("error", reject);
-            server.listen(0, host, () => {
-              server.off("error", reject);
+            // Linux may hand out a port that an outgoing connection already uses as its local
+            // port; listen() then fails with EADDRINUSE, and asking again gets another port.
+            let attempts = 0;
+            const onError = (err: NodeJS.ErrnoException) => {
+              if (err.code === "EADDRINUSE" && ++attempts < 20) server.listen(0, host);
+              else reject(err);
+            };
+            server.on("error", onError);
+            server.once("listening", () => {
+              server.off("error", onError);
               const address = server.address();
               if (address === null || typeof address === "string") {
                 reject(new Error("a simulated engine's server has no TCP address"));
@@ -200,6 +207,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
               engines[index]!.bind(host, address.port);
               resolve();
             });
+            server.listen(0, host);
           }),
       ),
     );
