@@ -1,7 +1,6 @@
 import type { ContainerConfig } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { text } from "node:stream/consumers";
-import { EngineError, engineMessage } from "../engines/engine.js";
+import { EngineError, answerText, engineMessage } from "../engines/engine.js";
 import type { ContainerInspect, ContainerSummary, DockerEvent, ImageSummary, NetworkResource, VolumeResource } from "../engines/docker-types.js";
 import { errorMessage } from "../errors/catalog.js";
 import { ContainerRecord } from "./container-record.js";
@@ -73,7 +72,7 @@ export interface Expectation {
 }
 
 interface PendingExpectation {
-  readonly remaining: Map<string, number>;
+  readonly remaining: Record<string, number>;
   expires: number;
   /** True once settled, false if cancelled. */
   readonly done: Promise<boolean>;
@@ -209,7 +208,7 @@ export class NodeSync {
 
   private async inspect(id: string): Promise<ContainerRecord | undefined> {
     const response = await this.engine.call("GET", `/containers/${encodeURIComponent(id)}/json`);
-    const answer = await text(response.body);
+    const answer = await answerText(response);
     if (response.statusCode === 404) {
       this.forget(id);
       return undefined;
@@ -297,7 +296,7 @@ export class NodeSync {
     let resolve!: (settled: boolean) => void;
     const done = new Promise<boolean>((r) => (resolve = r));
     const pending: PendingExpectation = {
-      remaining: new Map(Object.entries(EVENTS_OF[action])),
+      remaining: { ...EVENTS_OF[action] },
       expires: Number.POSITIVE_INFINITY,
       done,
       resolve,
@@ -328,9 +327,9 @@ export class NodeSync {
       this.expectations.delete(containerId);
       return undefined;
     }
-    const left = pending.remaining.get(action) ?? 0;
+    const left = Object.hasOwn(pending.remaining, action) ? pending.remaining[action]! : 0;
     if (left <= 0) return undefined;
-    pending.remaining.set(action, left - 1);
+    pending.remaining[action] = left - 1;
     if (pending.expires !== Number.POSITIVE_INFINITY) return pending.done;
     pending.absorbed ??= new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), EXPECTED_WAIT_MS);

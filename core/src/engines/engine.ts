@@ -1,8 +1,8 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { Readable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
 import { text } from "node:stream/consumers";
-import split2 from "split2";
 import { Pool, type Dispatcher } from "undici";
 import type { NodeHealth } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
@@ -213,7 +213,7 @@ export class Engine {
   /** A call whose answer is JSON; engine error statuses become EngineError with the engine's message. */
   async json<T>(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<T> {
     const response = await this.call(method, path, options);
-    const answer = await text(response.body);
+    const answer = await answerText(response);
     if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
     return (answer === "" ? undefined : JSON.parse(answer)) as T;
   }
@@ -221,7 +221,7 @@ export class Engine {
   /** A call whose answer body does not matter, only success. */
   async send(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<void> {
     const response = await this.call(method, path, options);
-    const answer = await text(response.body);
+    const answer = await answerText(response);
     if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
   }
 
@@ -347,18 +347,39 @@ export class Engine {
    */
   async streamEvents(onEvent: (event: DockerEvent, line: string) => void, signal: AbortSignal): Promise<void> {
     const response = await this.call("GET", "/events", { timeout: 0, signal });
-    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await text(response.body)));
-    const lines = response.body.pipe(split2());
-    for await (const line of lines as AsyncIterable<string>) {
-      if (line.trim() === "") continue;
-      let event: DockerEvent;
-      try {
-        event = JSON.parse(line) as DockerEvent;
-      } catch {
-        continue;
-      }
-      onEvent(event, line);
-    }
+    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await answerText(response)));
+    // Lines are cut from the chunks as they come, with no stream or iterator per line: a thousand
+    // engines send thousands of events a second while containers are being created.
+    const body = response.body;
+    const decoder = new StringDecoder("utf8");
+    let partial = "";
+    await new Promise<void>((resolve, reject) => {
+      body.on("data", (data: Buffer) => {
+        const chunk = partial + decoder.write(data);
+        let start = 0;
+        try {
+          for (let end = chunk.indexOf("\n"); end >= 0; end = chunk.indexOf("\n", start)) {
+            const line = chunk.slice(start, end);
+            start = end + 1;
+            if (line.trim() === "") continue;
+            let event: DockerEvent;
+            try {
+              event = JSON.parse(line) as DockerEvent;
+            } catch {
+              continue;
+            }
+            onEvent(event, line);
+          }
+        } catch (err) {
+          body.destroy(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        partial = chunk.slice(start);
+      });
+      body.once("end", resolve);
+      body.once("error", reject);
+      body.once("close", resolve);
+    });
   }
 
   // ---- Shutdown ----------------------------------------------------------------------------
@@ -377,6 +398,15 @@ export class Engine {
 export function withOvercommit(raw: number, overcommit: number): number {
   const percent = Math.trunc(overcommit * 100);
   return raw + Math.trunc((raw * percent) / 100);
+}
+
+/**
+ * An engine's whole answer as text. undici's own body reader takes it in one go; a stream from a
+ * connection of the manager's own (uploads) is read chunk by chunk.
+ */
+export function answerText(response: EngineResponse): Promise<string> {
+  const body = response.body as Readable & { text?: () => Promise<string> };
+  return typeof body.text === "function" ? body.text() : text(body);
 }
 
 export function engineMessage(text: string): string {
