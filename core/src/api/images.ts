@@ -577,7 +577,7 @@ function osSkip(what: "Import" | "Load", node: Node, message: string): string | 
   for (const pattern of OS_MISMATCH) {
     const match = pattern.exec(message);
     if (!match) continue;
-    const engineOs = match[2] ?? node.engine.info?.OSType ?? "linux";
+    const engineOs = match[2] ?? (node.engine.osType || "linux");
     return `${what} skipped because image is for ${match[1] ?? ""} and engine is running ${engineOs}`;
   }
   return undefined;

@@ -178,7 +178,7 @@ async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
   // (`--cluster-store`); elsewhere it fails, so the engine's own default (bridge) is kept.
   if (body.Driver === undefined || body.Driver === "") {
     const nodes = ctx.cluster.nodes();
-    if (nodes.length > 0 && nodes.every((e) => typeof e.engine.info?.ClusterStore === "string" && e.engine.info.ClusterStore !== "")) {
+    if (nodes.length > 0 && nodes.every((node) => node.engine.clusterStore !== "")) {
       body.Driver = "overlay";
     }
   }

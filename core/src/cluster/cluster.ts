@@ -117,6 +117,7 @@ export class Cluster implements ClusterBackend, ClusterReader {
     node.sync = new NodeSync(node, {
       refreshMin: this.options.engine.refreshMin,
       refreshMax: this.options.engine.refreshMax,
+      failureRetry: this.options.engine.failureRetry,
       documents: this.documents,
       logger,
       publish: (source, event, line) => this.relayEngineEvent(source, event, line),

@@ -10,6 +10,8 @@ import type { Node } from "./node.js";
 export interface NodeSyncOptions {
   readonly refreshMin: number;
   readonly refreshMax: number;
+  /** Failed calls before an engine is unhealthy (`--engine-failure-retry`); beyond it refreshes back off. */
+  readonly failureRetry: number;
   /** Where the inspect documents read are kept while they are recent. */
   readonly documents: InspectCache;
   readonly logger: Logger;
@@ -48,6 +50,8 @@ const EXEC_ACTIONS = new Set(["exec_create", "exec_die"]);
 
 /** Events that arrive this long after the manager's own action and its re-read are taken as news. */
 const EXPECTATION_GRACE_MS = 2_000;
+/** How long an event's re-read waits for the rest of its burst. */
+const EVENT_READ_DELAY_MS = 10;
 /** An expected event is published once its action's re-read is done, or after this long with a read of its own. */
 const EXPECTED_WAIT_MS = 1_000;
 /** A `create` event waits this long at most for the manager's own create to claim it. */
@@ -104,6 +108,7 @@ export class NodeSync {
   private refreshTimer: NodeJS.Timeout | undefined;
   private provisionalTimer: NodeJS.Timeout | undefined;
   private readonly rereads = new Map<string, { again: boolean; readonly done: Promise<ContainerRecord | undefined> }>();
+  private readonly soon = new Map<string, Promise<ContainerRecord | undefined>>();
   private readonly expectations = new Map<string, PendingExpectation>();
   private readonly tombstones = new Map<string, number>();
   /** Containers this manager created and has not read from the engine yet, with their creation time. */
@@ -148,9 +153,10 @@ export class NodeSync {
     await this.refreshVolumes();
   }
 
-  /** Starts the periodic refresh (the engine is now part of the cluster). */
+  /** Starts the periodic refresh (the engine is now part of the cluster, fully read). */
   start(): void {
-    this.scheduleRefresh(true);
+    this.streamsAtRefresh = this.streams;
+    this.scheduleRefresh();
   }
 
   /** Stops for good: no more events, refreshes or reads. */
@@ -204,6 +210,22 @@ export class NodeSync {
     })();
     this.rereads.set(id, entry);
     return entry.done;
+  }
+
+  /**
+   * A re-read for an engine event, a moment later: a change comes as a burst of events (a kill
+   * from outside: kill, die, disconnect, stop, within milliseconds), and one read covers them all.
+   */
+  private rereadSoon(id: string): Promise<ContainerRecord | undefined> {
+    let scheduled = this.soon.get(id);
+    if (!scheduled) {
+      scheduled = new Promise<void>((resolve) => setTimeout(resolve, EVENT_READ_DELAY_MS)).then(() => {
+        this.soon.delete(id);
+        return this.reread(id);
+      });
+      this.soon.set(id, scheduled);
+    }
+    return scheduled;
   }
 
   private async inspect(id: string): Promise<ContainerRecord | undefined> {
@@ -447,13 +469,16 @@ export class NodeSync {
 
   // ---- Periodic refresh --------------------------------------------------------------------
 
-  private scheduleRefresh(first = false): void {
+  /**
+   * Each refresh, the first one included, comes at a random point between the min and max
+   * intervals after the last, as in classic Swarm: engines that joined together refresh apart.
+   * An engine failing calls waits one more min interval per failure beyond the retry count.
+   */
+  private scheduleRefresh(): void {
     if (this.stopped) return;
-    const { refreshMin, refreshMax } = this.options;
-    const engine = this.engine;
-    const backoff = Math.min(Math.max(engine.failureCount - 3, 0), 1000);
-    // The first refresh lands anywhere in the period, so engines that joined together refresh apart.
-    const delay = first ? Math.random() * refreshMax : refreshMin * (1 + backoff) + Math.random() * (refreshMax - refreshMin);
+    const { refreshMin, refreshMax, failureRetry } = this.options;
+    const backoff = Math.min(Math.max(this.engine.failureCount - failureRetry, 0), 1000);
+    const delay = refreshMin * (1 + backoff) + Math.random() * (refreshMax - refreshMin);
     this.refreshTimer = setTimeout(() => void this.refreshOnce(), delay);
     this.refreshTimer.unref();
   }
@@ -615,12 +640,12 @@ export class NodeSync {
   /** A container changed: re-read it, unless the manager's own action already accounts for it. */
   private containerChanged(id: string, action: string): Promise<unknown> | undefined {
     if (this.tombstones.has(id)) return undefined;
-    return this.expected(id, action) ?? this.reread(id);
+    return this.expected(id, action) ?? this.rereadSoon(id);
   }
 
   private applyCreate(id: string, attributes: Readonly<Record<string, string>>): Promise<unknown> | undefined {
     if (this.adoptCreate(id, attributes)) return undefined;
-    if (this.creating === 0) return this.reread(id);
+    if (this.creating === 0) return this.rereadSoon(id);
     // Perhaps one of the manager's creates, whose answer is still on its way.
     return new Promise<void>((resolve) => {
       const release = () => {

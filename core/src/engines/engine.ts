@@ -106,8 +106,9 @@ export class Engine {
   serverVersion = "";
   /** Highest API version this engine speaks; the manager's own calls use it. */
   apiVersion = "1.41";
-  minApiVersion = "1.12";
-  info: DockerInfo | undefined;
+  /** From `/info`: the engine's OS (`linux`, `windows`) and its cluster store, if it has one. */
+  osType = "";
+  clusterStore = "";
   /** When `/info` and `/version` were last read. */
   specsUpdatedAt = 0;
 
@@ -277,10 +278,17 @@ export class Engine {
   }
 
   async updateSpecs(): Promise<void> {
-    // /info and /version are asked unversioned so that any engine answers before negotiation; one
-    // after the other, so that a thousand engines joining at once open one connection each, not two.
-    const info = await this.json<DockerInfo>("GET", "/info", { versionPrefix: "" });
-    const version = await this.json<DockerVersion>("GET", "/version", { versionPrefix: "" });
+    // Asked unversioned so that any engine answers before negotiation. dockerd names its API
+    // version in a header of every answer; only an engine that does not is asked for /version.
+    const response = await this.call("GET", "/info", { versionPrefix: "" });
+    const answer = await answerText(response);
+    if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(answer));
+    const info = JSON.parse(answer) as DockerInfo;
+    const header = response.headers["api-version"];
+    const version =
+      typeof header === "string" && /^\d+\.\d+$/.test(header)
+        ? { ApiVersion: header, Version: info.ServerVersion ?? "" }
+        : await this.json<DockerVersion>("GET", "/version", { versionPrefix: "" });
     if (!(info.NCPU > 0) || !(info.MemTotal > 0)) {
       throw new SwarmError(
         "Engine",
@@ -300,8 +308,8 @@ export class Engine {
     this.rawMemory = info.MemTotal;
     this.serverVersion = info.ServerVersion ?? version.Version;
     this.apiVersion = version.ApiVersion;
-    this.minApiVersion = version.MinAPIVersion ?? "1.12";
-    this.info = info;
+    this.osType = info.OSType ?? "";
+    this.clusterStore = typeof info.ClusterStore === "string" ? info.ClusterStore : "";
     this.labels = this.buildLabels(info);
     this.specsUpdatedAt = this.now();
   }

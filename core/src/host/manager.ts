@@ -207,8 +207,6 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       : {}),
   });
 
-  const watchAbort = new AbortController();
-  const watching = watchDiscovery(discovery, cluster, logger, watchAbort.signal);
   replication?.start();
 
   const addresses: string[] = [];
@@ -229,7 +227,6 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       logger.info("Listening for HTTP", { proto: address.kind, addr: addresses.at(-1) });
     }
   } catch (err) {
-    watchAbort.abort();
     await replication?.stop();
     await rescheduler.stop();
     await cluster.stop();
@@ -240,6 +237,11 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     }
     throw new SwarmError("Config", message, { cause: err });
   }
+
+  // Engines are read once the API listens: with a thousand of them, reading first would keep the
+  // API from answering (even `_ping`) until most had been read.
+  const watchAbort = new AbortController();
+  const watching = watchDiscovery(discovery, cluster, logger, watchAbort.signal);
 
   let stopping: Promise<void> | undefined;
   return {
