@@ -31,7 +31,8 @@ const config = {
   engineRefreshMinInterval: "5s",
   engineRefreshMaxInterval: "10s",
 };
-const logger = wrapPino(createPino("info", process.stderr));
+// A simulated fleet's thousand "Registered Engine" lines would bury the lines printed below.
+const logger = wrapPino(createPino(values.simulated === undefined ? "info" : "warn", process.stderr));
 let manager;
 try {
   manager = await startManager(resolveManagerSettings(config, process.cwd()), logger);
