@@ -246,7 +246,7 @@ const nodeJson = new WeakMap<Node, { readonly key: string; readonly json: string
 function inspectNodeJson(node: Node): string {
   const key = `${node.id}|${node.ip}|${node.name}|${node.cpus}|${node.memory}`;
   let cached = nodeJson.get(node);
-  if (cached?.key !== key || cached.json === "") {
+  if (cached?.key !== key) {
     cached = { key, json: JSON.stringify(inspectNode(node)) };
     nodeJson.set(node, cached);
   }

@@ -565,13 +565,6 @@ export class Cluster implements ClusterBackend, ClusterReader {
     return lines;
   }
 
-  /** `statusLines()` as JSON array elements, from each node's cached lines. */
-  statusJson(): string {
-    const nodes = this.allNodes();
-    let json = JSON.stringify(["Nodes", String(nodes.length)]);
-    for (const node of nodes) json += `,${node.statusJson()}`;
-    return json;
-  }
 }
 
 export async function pullImage(node: Node, image: string, auth: string | undefined): Promise<void> {

@@ -31,7 +31,7 @@ export class Node implements RecordNode {
   /** Only a validated node's containers are the cluster's (in the index, listed, found). */
   private attached = false;
   private cachedView: { version: number; view: NodeView } | undefined;
-  private cachedStatus: { key: string; json: string; lines: Array<[string, string]> } | undefined;
+  private cachedStatus: { key: string; lines: Array<[string, string]> } | undefined;
 
   constructor(
     readonly engine: Engine,
@@ -194,20 +194,17 @@ export class Node implements RecordNode {
     return view;
   }
 
-  /** This node's lines in `docker info`'s SystemStatus. */
+  /** This node's lines in `docker info`'s SystemStatus, rebuilt only when something in them changed. */
   statusLines(): Array<[string, string]> {
-    return this.status().lines;
-  }
-
-  /** The same lines as JSON array elements (no brackets), for a `/info` body built from cached parts. */
-  statusJson(): string {
-    return this.status().json;
-  }
-
-  private status(): { json: string; lines: Array<[string, string]> } {
     const engine = this.engine;
     const key = `${this.version}|${engine.state}|${engine.updatedAt}|${engine.lastError}|${engine.name}|${engine.serverVersion}`;
-    if (this.cachedStatus?.key === key) return this.cachedStatus;
+    if (this.cachedStatus?.key === key) return this.cachedStatus.lines;
+    this.cachedStatus = { key, lines: this.buildStatusLines() };
+    return this.cachedStatus.lines;
+  }
+
+  private buildStatusLines(): Array<[string, string]> {
+    const engine = this.engine;
     let running = 0;
     let paused = 0;
     let usedCpus = 0;
@@ -238,9 +235,7 @@ export class Node implements RecordNode {
     if (engine.lastError) lines.push(["  └ Error", engine.lastError]);
     lines.push(["  └ UpdatedAt", new Date(engine.updatedAt).toISOString().replace(/\.\d{3}Z$/, "Z")]);
     lines.push(["  └ ServerVersion", engine.serverVersion]);
-    const json = lines.map((line) => JSON.stringify(line)).join(",");
-    this.cachedStatus = { key, json, lines };
-    return this.cachedStatus;
+    return lines;
   }
 }
 
