@@ -54,7 +54,8 @@ export function humanDuration(seconds: number): string {
   if (seconds < 1) return "Less than a second";
   if (seconds < 2) return "1 second";
   if (seconds < 60) return `${Math.floor(seconds)} seconds`;
-  const minutes = Math.round(seconds / 60);
+  // Go's int() truncates: 119 seconds are "About a minute".
+  const minutes = Math.floor(seconds / 60);
   if (minutes === 1) return "About a minute";
   if (minutes < 60) return `${minutes} minutes`;
   const hours = Math.round(seconds / 3600);
