@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { text } from "node:stream/consumers";
+import { RE2JS } from "re2js";
 import split2 from "split2";
 import type { Node } from "../cluster/node.js";
 import type { EngineResponse } from "../engines/engine.js";
@@ -196,12 +197,21 @@ function referenceResolves(image: ImageSummary, name: string): boolean {
   return references.some((reference) => familiar(reference) === full);
 }
 
-/** A glob on familiar names (`busy*`, `library/*`), as dockerd's `reference` filter. */
-function referenceMatcher(pattern: string): (reference: string) => boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", "[^/]")}$`);
+/**
+ * A glob on familiar names (`busy*`, `library/*`), as dockerd's `reference` filter. Matched by
+ * RE2, in time linear in the name: a backtracking engine takes exponential time on a pattern of
+ * many stars that does not match, and holds every other request meanwhile.
+ */
+export function referenceMatcher(pattern: string): (reference: string) => boolean {
+  let regex: RE2JS;
+  try {
+    regex = RE2JS.compile(pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", "[^/]"));
+  } catch (err) {
+    throw new SwarmError("BadRequest", `invalid reference filter '${pattern}': ${errorMessage(err)}`);
+  }
   return (reference) => {
     const own = familiar(reference);
-    return regex.test(own) || regex.test(repositoryOf(own));
+    return regex.matches(own) || regex.matches(repositoryOf(own));
   };
 }
 
