@@ -155,6 +155,58 @@ describe("requests the HTTP layer refuses, on a real socket", () => {
   });
 });
 
+describe("/events subscribers, on a real socket", () => {
+  const events = new EventHub();
+  const app = build({ events });
+  afterAll(() => app.close());
+
+  const stamp = { Name: "node-1", Id: "N|127.0.0.1:1", Addr: "127.0.0.1:1", Ip: "127.0.0.1" };
+  /** A container event with about 4 KiB of labels, as a busy engine sends them. */
+  const publish = (count: number) => {
+    const labels = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`label.${i}`, "x".repeat(48)]));
+    for (let i = 0; i < count; i++) {
+      events.publish({ Type: "container", Action: "start", id: `c${i}`, Actor: { ID: `c${i}`, Attributes: labels }, time: 1 }, stamp);
+    }
+  };
+
+  async function subscribe(): Promise<net.Socket> {
+    if (!app.server.listening) await app.listen({ port: 0, host: "127.0.0.1" });
+    const before = events.subscriberCount;
+    const socket = net.connect({ port: (app.server.address() as AddressInfo).port, host: "127.0.0.1" });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.write("GET /v1.41/events HTTP/1.1\r\nHost: swarm\r\n\r\n");
+    await new Promise<void>((resolve) => {
+      const check = () => (events.subscriberCount > before ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    return socket;
+  }
+
+  it("drops a subscriber that reads nothing once it is far behind, and keeps one that reads", async () => {
+    const reader = await subscribe();
+    let received = 0;
+    reader.on("data", (chunk: Buffer) => (received += chunk.length));
+    const idle = await subscribe();
+    idle.pause();
+    const closed = new Promise((resolve) => idle.once("close", resolve));
+    expect(events.subscriberCount).toBe(2);
+    for (let round = 0; round < 12 && events.subscriberCount > 1; round++) {
+      publish(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(events.subscriberCount).toBe(1);
+    idle.resume();
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(received).toBeGreaterThan(10 * 1024 * 1024);
+    reader.destroy();
+    await new Promise<void>((resolve) => {
+      const check = () => (events.subscriberCount === 0 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+  });
+});
+
 describe("<node>/<name> container references in paths", () => {
   const isNode = (segment: string) => segment === "node-1";
   it.each([

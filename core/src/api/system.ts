@@ -5,6 +5,10 @@ import { SwarmError } from "../errors/catalog.js";
 import { GIT_COMMIT, VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
 
+/** How far an `/events` subscriber may fall behind before it is dropped (classic Swarm: 10,000 events, 10 s). */
+const SUBSCRIBER_BACKLOG = { events: 10_000, bytes: 16 * 1024 * 1024 };
+const SUBSCRIBER_STALL_MS = 10_000;
+
 /** Stands for SystemStatus in `/info`'s body until the cached lines are put in its place. */
 const STATUS_PLACEHOLDER = "\u0000SystemStatus";
 
@@ -116,24 +120,45 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const raw = reply.raw;
     raw.writeHead(200, { ...(reply.getHeaders() as Record<string, string>), "Content-Type": "application/json" });
     raw.flushHeaders();
-    const write = (event: ClusterEvent) => {
-      if (matches(event)) raw.write(`${JSON.stringify(event)}\n`);
-    };
-    if (since !== undefined) for (const event of ctx.events.replay(since, until)) write(event);
+    if (since !== undefined) {
+      for (const event of ctx.events.replay(since, until)) if (matches(event)) raw.write(`${JSON.stringify(event)}\n`);
+    }
     if (until !== undefined && until <= now) {
       raw.end();
       return;
     }
+    // A subscriber that does not read is dropped, as classic Swarm dropped one, rather than held
+    // in memory without end: once it is SUBSCRIBER_BACKLOG events or bytes behind, or has not
+    // taken any for SUBSCRIBER_STALL_MS.
+    let behind = 0;
+    let stalled: NodeJS.Timeout | undefined;
+    const drop = (why: string) => {
+      ctx.logger.warn(`Dropping an /events subscriber: ${why}`);
+      finish();
+      raw.destroy();
+    };
     const unsubscribe = ctx.events.subscribe((event) => {
       if (until !== undefined && eventTimeNano(event) >= until) return;
-      write(event);
+      if (!matches(event)) return;
+      if (raw.write(`${JSON.stringify(event)}\n`)) return;
+      behind++;
+      stalled ??= setTimeout(() => drop(`it read nothing for ${SUBSCRIBER_STALL_MS / 1000} s`), SUBSCRIBER_STALL_MS);
+      if (behind > SUBSCRIBER_BACKLOG.events || raw.writableLength > SUBSCRIBER_BACKLOG.bytes) {
+        drop(`it is more than ${SUBSCRIBER_BACKLOG.events} events or ${SUBSCRIBER_BACKLOG.bytes / 1024 / 1024} MiB behind`);
+      }
+    });
+    raw.on("drain", () => {
+      behind = 0;
+      if (stalled) clearTimeout(stalled);
+      stalled = undefined;
     });
     let timer: NodeJS.Timeout | undefined;
-    const finish = () => {
+    function finish(): void {
       unsubscribe();
       if (timer) clearTimeout(timer);
+      if (stalled) clearTimeout(stalled);
       if (!raw.writableEnded) raw.end();
-    };
+    }
     if (until !== undefined) timer = setTimeout(finish, Number((until - now) / 1_000_000n));
     raw.once("close", finish);
   });
