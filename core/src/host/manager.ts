@@ -1,4 +1,5 @@
 import { chmod, rm } from "node:fs/promises";
+import * as net from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/context.js";
 import { debugRoutes } from "../api/debug.js";
@@ -44,6 +45,11 @@ export interface Manager {
   /** The addresses actually bound (useful when a port was 0). */
   readonly addresses: readonly string[];
   stop(): Promise<void>;
+}
+
+/** Whether only this machine can reach an address the manager listens on. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Split a discovery URL at the first `://`; without one the whole string is a `nodes` list. */
@@ -210,23 +216,45 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   replication?.start();
 
   const addresses: string[] = [];
+  // Fastify listens once; every further -H is a listener of its own that hands its connections to
+  // the same server (a TLS server then makes its handshake as for its own).
+  const extraListeners: net.Server[] = [];
+  const listen = async (options: { host: string; port: number } | { path: string }): Promise<net.AddressInfo | string | null> => {
+    if (!app.server.listening) {
+      await app.listen(options);
+      return app.server.address();
+    }
+    const listener = net.createServer((socket) => app.server.emit("connection", socket));
+    extraListeners.push(listener);
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(options, () => resolve());
+    });
+    return listener.address();
+  };
   try {
     for (const value of settings.hosts) {
       const address = parseListenAddress(value);
       if (address.kind === "unix") {
         await rm(address.path, { force: true });
-        await app.listen({ path: address.path });
+        await listen({ path: address.path });
         await chmod(address.path, 0o600);
         addresses.push(`unix://${address.path}`);
       } else {
-        await app.listen({ host: address.host, port: address.port });
-        const bound = app.server.address();
+        const bound = await listen({ host: address.host, port: address.port });
         const port = typeof bound === "object" && bound ? bound.port : address.port;
         addresses.push(`tcp://${address.host}:${port}`);
       }
       logger.info("Listening for HTTP", { proto: address.kind, addr: addresses.at(-1) });
+      if (address.kind === "tcp" && !isLoopback(address.host) && !settings.tls?.verify) {
+        logger.warn(
+          `Listening on ${addresses.at(-1)} without --tlsverify: anyone who can reach this address controls every engine of the cluster. Use --tlsverify with --tlscacert, --tlscert and --tlskey, or listen on 127.0.0.1 or a unix socket`,
+        );
+      }
     }
   } catch (err) {
+    for (const listener of extraListeners) listener.close();
+    await app.close().catch(() => undefined);
     await replication?.stop();
     await rescheduler.stop();
     await cluster.stop();
@@ -255,6 +283,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
         // Resigning first lets another manager take over at once rather than after the lock's TTL.
         await replication?.stop();
         await rescheduler.stop();
+        for (const listener of extraListeners) listener.close();
         await app.close().catch(() => undefined);
         await cluster.stop();
         await host.stopAll();
