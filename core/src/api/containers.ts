@@ -7,7 +7,8 @@ import type { ContainerAction } from "../cluster/node-sync.js";
 import type { ContainerInspect } from "../engines/docker-types.js";
 import type { ContainerConfig } from "../extension-points/model.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { labelMatches, noSuch, parseFilters, query, queryBool, queryInt, type ApiContext } from "./context.js";
+import { jsonBody, labelMatches, noSuch, parseFilters, query, queryBool, queryInt, type ApiContext } from "./context.js";
+import { createBody } from "./create-body.js";
 import { proxyToEngine, rawQuery } from "./proxy.js";
 
 type NameParams = { name: string };
@@ -98,11 +99,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/containers/ps", list);
 
   app.post("/containers/create", async (request, reply) => {
-    const body = request.body;
-    if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
-      throw new SwarmError("BadRequest", "config cannot be empty in order to create a container");
-    }
-    const config = body as ContainerConfig;
+    const config = createBody(jsonBody(request));
     applyLegacyResourceFields(config);
     const name = query(request).name;
     if (name !== undefined && name !== "" && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {

@@ -1,4 +1,6 @@
+import { Readable } from "node:stream";
 import type { FastifyRequest } from "fastify";
+import { RawRequestBody } from "../engines/raw-body.js";
 import type { EventHub } from "../cluster/events.js";
 import type { ClusterReader } from "../cluster/reader.js";
 import type { ClusterBackend } from "../extension-points/cluster-backend.js";
@@ -27,6 +29,20 @@ export interface ApiContext {
 }
 
 export { MIN_API_VERSION, compareApiVersions } from "../cluster/api-version.js";
+
+/**
+ * The JSON body of a route that reads one (create, exec, network and volume create, connect), or
+ * undefined when there is none. A body of another content type is refused as dockerd refuses it:
+ * the content-type parser left it unread, as a stream.
+ */
+export function jsonBody(request: FastifyRequest): unknown {
+  const body = request.body;
+  if (body === undefined || body === null) return undefined;
+  if (body instanceof Readable || body instanceof RawRequestBody) {
+    throw new SwarmError("BadRequest", `Content-Type specified (${request.headers["content-type"] ?? ""}) must be 'application/json'`);
+  }
+  return body;
+}
 
 /** Docker's boolean query rule: false iff empty, 0, no, false or none. */
 export function queryBool(value: unknown): boolean {

@@ -2,7 +2,7 @@ import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Node } from "../cluster/node.js";
 import { SwarmError } from "../errors/catalog.js";
-import type { ApiContext } from "./context.js";
+import { jsonBody, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
@@ -57,7 +57,7 @@ type ExecParams = { id: string };
 export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post<{ Params: { name: string } }>("/containers/:name/exec", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name);
-    const body = request.body;
+    const body = jsonBody(request);
     if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body) || !hasCommand(body)) {
       throw new SwarmError("BadRequest", "No exec command specified");
     }

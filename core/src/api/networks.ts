@@ -7,7 +7,7 @@ import { EngineError, engineMessage, isConnectionError } from "../engines/engine
 import type { NetworkResource } from "../engines/docker-types.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
-import { labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
+import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachNode, refreshAll, throwFailures, topNode } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
@@ -157,7 +157,7 @@ interface NetworkCreateBody {
  * fails like a `docker run` would); any other name on the best node for an empty request.
  */
 async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const raw = request.body;
+  const raw = jsonBody(request);
   if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new SwarmError("BadRequest", "network create needs a JSON body such as {\"Name\":\"web\"}");
   }
@@ -252,7 +252,7 @@ async function connectOrDisconnect(
   action: "connect" | "disconnect",
 ): Promise<void> {
   const anywhere: Located | undefined = ctx.cluster.findNetwork(ref);
-  const body = request.body as { Container?: unknown; [key: string]: unknown } | undefined;
+  const body = jsonBody(request) as { Container?: unknown; [key: string]: unknown } | undefined;
   const containerRef = body && typeof body === "object" && typeof body.Container === "string" ? body.Container : "";
   const container = containerRef === "" ? undefined : ctx.cluster.findContainer(containerRef);
   const containerNode = container && ctx.cluster.nodeOf(container);

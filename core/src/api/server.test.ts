@@ -74,6 +74,33 @@ describe("API basics (no engines)", () => {
     expect(response.json()).toEqual({ message });
   });
 
+  it.each([
+    [{ "content-type": "text/plain" }, "hello", "Content-Type specified (text/plain) must be 'application/json'"],
+    [{}, "hello", "Content-Type specified () must be 'application/json'"],
+    [{ "content-type": "application/json" }, '{"Image":"busybox","Env":5}', "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Env of type []string"],
+    [{ "content-type": "application/json" }, '{"Labels":{"a":1}}', "json: cannot unmarshal object into Go struct field ContainerConfigWrapper.Labels of type map[string]string"],
+    [{ "content-type": "application/json" }, '{"HostConfig":[1]}', "json: cannot unmarshal array into Go struct field ContainerConfigWrapper.HostConfig of type container.HostConfig"],
+    [{ "content-type": "application/json" }, '{"HostConfig":{"Memory":"1g"}}', "json: cannot unmarshal string into Go struct field ContainerConfigWrapper.HostConfig.Memory of type int64"],
+    [{ "content-type": "application/json" }, '{"Image":7}', "json: cannot unmarshal number into Go struct field ContainerConfigWrapper.Image of type string"],
+  ])("refuses a create body dockerd would not decode (%j %s) with its 400", async (headers, payload, message) => {
+    const response = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ message });
+  });
+
+  it("answers what the router refuses in Docker's shape, and takes long path parameters", async () => {
+    const bad = await app.inject({ url: "/v1.41/containers/%E0%A4%A/json" });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.headers["content-type"]).toBe("application/json");
+    expect(bad.json()).toEqual({ message: "invalid URL: '/containers/%E0%A4%A/json' is not a valid url component" });
+    const long = `${"n".repeat(120)}/web`;
+    const named = await app.inject({ url: `/v1.41/containers/${encodeURIComponent(long)}/json` });
+    expect(named.json()).toEqual({ message: `No such container: ${long}` });
+    const tooLong = await app.inject({ url: `/v1.41/containers/${"x".repeat(5000)}/json` });
+    expect(tooLong.statusCode).toBe(414);
+    expect(Object.keys(tooLong.json())).toEqual(["message"]);
+  });
+
   it("answers a malformed or missing create body with 400", async () => {
     const bad = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers: { "content-type": "application/json" }, payload: "{oops" });
     expect(bad.statusCode).toBe(400);

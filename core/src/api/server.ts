@@ -1,6 +1,6 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex, Readable } from "node:stream";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
@@ -20,6 +20,8 @@ import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
+/** The longest path parameter served: a reference to an image on a registry, or to a container by node and name. */
+const MAX_PATH_PARAMETER = 4096;
 /** JSON documents (create, update, …) are parsed whole; anything bigger is a mistake or abuse. */
 const JSON_BODY_LIMIT = 64 * 1024 * 1024;
 
@@ -46,7 +48,16 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     requestTimeout: 0,
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // A `<node ID>/<name>` reference alone is over a hundred characters, find-my-way's default.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PATH_PARAMETER },
+    // What the router refuses (a bad percent-encoding, a path parameter over the limit) is answered
+    // in Docker's shape like every other error.
+    frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
+      const status = typeof error.statusCode === "number" ? error.statusCode : 400;
+      const message = error.code === "FST_ERR_BAD_URL" ? `invalid URL: ${error.message}` : error.message;
+      // A Buffer: the onSend hook that strips fastify's charset does not run for these.
+      void reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify({ message })));
+    },
     clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => answerClientError(ctx, err, socket),
     rewriteUrl(request) {
       let url = request.url ?? "/";

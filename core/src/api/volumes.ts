@@ -5,7 +5,7 @@ import type { Node } from "../cluster/node.js";
 import type { VolumeResource } from "../engines/docker-types.js";
 import { SwarmError } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
-import { labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
+import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachNode, refreshAll, throwFailures } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
@@ -164,7 +164,7 @@ interface VolumeCreateBody {
  * and finds it (§4.9). One name on every node, hence a generated name when none is given.
  */
 async function createVolume(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const raw = request.body ?? {};
+  const raw = jsonBody(request) ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new SwarmError("BadRequest", "volume create needs a JSON object body");
   const body: VolumeCreateBody = { ...(raw as VolumeCreateBody) };
   let name = typeof body.Name === "string" ? body.Name : "";
