@@ -1,14 +1,15 @@
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
+import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { Cluster } from "../cluster/cluster.js";
 import { EventHub } from "../cluster/events.js";
 import { silentLogger } from "../host/logger.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import type { ApiContext } from "./context.js";
-import { createApiServer, joinNodeQualifiedContainer } from "./server.js";
+import { createApiServer, joinNodeQualifiedContainer, type ApiServerOptions } from "./server.js";
 
-function build(overrides: Partial<ApiContext> = {}) {
+function build(overrides: Partial<ApiContext> = {}, options: ApiServerOptions = {}) {
   const events = new EventHub();
   const cluster = new Cluster({
     engine: { failureRetry: 3, refreshMin: 30_000, refreshMax: 60_000, overcommit: 0.05, tls: undefined },
@@ -30,7 +31,7 @@ function build(overrides: Partial<ApiContext> = {}) {
     containerNameRefreshFilter: "",
     roleLines: () => [["Role", "primary"]],
     ...overrides,
-  });
+  }, options);
 }
 
 const app = build();
@@ -179,6 +180,54 @@ describe("requests the HTTP layer refuses, on a real socket", () => {
     const answer = await exchange(data, halfClose);
     expect(answer.status).toBe(status);
     expect(JSON.parse(answer.body)).toEqual({ message });
+  });
+});
+
+describe("request bodies that never finish, on a real socket", () => {
+  const app = build({}, { bodyTimeouts: { idleMs: 300, jsonMs: 600 } });
+  afterAll(() => app.close());
+
+  async function send(head: string, chunks: string[], everyMs: number): Promise<{ status: number; body: string; ms: number }> {
+    if (!app.server.listening) await app.listen({ port: 0, host: "127.0.0.1" });
+    const socket = net.connect({ port: (app.server.address() as AddressInfo).port, host: "127.0.0.1" });
+    socket.on("error", () => undefined);
+    const answer: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => answer.push(chunk));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    const started = Date.now();
+    socket.write(head);
+    const trickle = setInterval(() => {
+      const next = chunks.shift();
+      if (next !== undefined && socket.writable) socket.write(next);
+    }, everyMs);
+    await new Promise((resolve) => socket.once("close", resolve));
+    clearInterval(trickle);
+    const [top = "", body = ""] = Buffer.concat(answer).toString("utf8").split("\r\n\r\n");
+    return { status: Number(top.split(" ")[1]), body, ms: Date.now() - started };
+  }
+
+  it("answers 408 and closes when nothing of the body arrives for the idle limit", async () => {
+    const answer = await send("POST /v1.41/containers/create HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", [], 1_000);
+    expect(answer.status).toBe(408);
+    expect(JSON.parse(answer.body)).toEqual({ message: "request body timed out: nothing arrived for 0.3 s" });
+  });
+
+  it("answers 408 to a JSON document that trickles in past its limit", async () => {
+    const answer = await send(
+      "POST /v1.41/containers/create HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+      Array.from({ length: 50 }, () => " "),
+      100,
+    );
+    expect(answer.status).toBe(408);
+    expect(JSON.parse(answer.body)).toEqual({ message: "request body timed out: not complete after 0.6 s" });
+  });
+
+  it("leaves a request without a body alone, however long its answer takes", async () => {
+    await app.listen({ port: 0, host: "127.0.0.1" }).catch(() => undefined);
+    // An event stream with nothing to say for longer than the idle limit, then its end.
+    const response = await request(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1.41/events?until=${(Date.now() + 900) / 1000}`);
+    expect(response.statusCode).toBe(200);
+    await expect(response.body.text()).resolves.toBe("");
   });
 });
 

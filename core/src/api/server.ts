@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { VERSION } from "../host/builtins.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
+import { DEFAULT_BODY_TIMEOUTS, limitBodyTime, type BodyTimeouts } from "./body-timeout.js";
 import { containerOpsRoutes } from "./container-ops.js";
 import { containerRoutes } from "./containers.js";
 import { BuildSessions, sessionRoutes } from "./sessions.js";
@@ -29,6 +30,8 @@ export interface ApiServerOptions {
   readonly https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean };
   /** Extra route groups (hijacked streams, later API groups) registered after the core ones. */
   readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
+  /** How long a client may take over a request body (tests shorten it). */
+  readonly bodyTimeouts?: BodyTimeouts;
 }
 
 /**
@@ -99,6 +102,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     // Not with replication: a replica relays a request to the primary from Node's parsed stream.
     takeOverUploads(app);
   }
+  limitBodyTime(app, options.bodyTimeouts ?? DEFAULT_BODY_TIMEOUTS, ctx.logger);
 
   app.addHook("onRequest", async (request, reply) => {
     const apiVersion = ctx.cluster.apiVersion();

@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "../extension-points/plugin.js";
+import { isTakenOverUpload } from "./raw-upload.js";
+
+export interface BodyTimeouts {
+  /** A JSON document of which nothing arrives for this long is given up. */
+  readonly idleMs: number;
+  /** A JSON document (create, exec, network…) must have arrived whole within this long. */
+  readonly jsonMs: number;
+}
+
+export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = { idleMs: 30_000, jsonMs: 60_000 };
+
+/**
+ * Bounds the time a client may take to send a JSON request body, and that time only: the answer
+ * that follows (logs -f, events, a pull, attach) may last as long as it must. A document that
+ * stalls or trickles in gets a 408 and its connection closed, instead of holding the connection
+ * and what was read of it for ever.
+ */
+export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logger: Logger): void {
+  app.addHook("onRequest", async (request, reply) => {
+    const raw = request.raw;
+    if (!hasBody(raw) || isTakenOverUpload(raw) || raw.complete) return;
+    // Only documents the manager reads itself: a streamed upload (a build context, an image load)
+    // may pause for as long as its engine pushes back, which an idle timer cannot tell from a stall.
+    if (!(raw.headers["content-type"] ?? "").startsWith("application/json")) return;
+    const socket = raw.socket as IncomingMessage["socket"] | null;
+    // Requests injected without a socket (tests through app.inject) have nothing to time out.
+    if (typeof socket?.setTimeout !== "function") return;
+    const giveUp = (why: string) => {
+      logger.debug(`HTTP error: ${why}`, { status: 408, url: raw.url });
+      refuse(reply.raw, why);
+    };
+    const onIdle = () => giveUp(`request body timed out: nothing arrived for ${timeouts.idleMs / 1000} s`);
+    // On the request, not the socket: Node's server destroys a socket whose request does not
+    // handle its timeout, before an answer could be written.
+    raw.setTimeout(timeouts.idleMs, onIdle);
+    const total = setTimeout(() => giveUp(`request body timed out: not complete after ${timeouts.jsonMs / 1000} s`), timeouts.jsonMs);
+    total.unref();
+    const done = () => {
+      socket.setTimeout(0);
+      raw.off("timeout", onIdle);
+      clearTimeout(total);
+    };
+    raw.once("end", done);
+    raw.once("close", done);
+  });
+}
+
+function hasBody(request: IncomingMessage): boolean {
+  const length = request.headers["content-length"];
+  return (length !== undefined && length !== "0") || request.headers["transfer-encoding"] !== undefined;
+}
+
+/** A 408 in Docker's shape, then the connection closed: what was sent of the body can no longer be told from what follows. */
+function refuse(response: ServerResponse, message: string): void {
+  const socket = response.socket;
+  if (!response.headersSent && socket?.writable) {
+    const body = JSON.stringify({ message });
+    response.writeHead(408, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+    response.end(body, () => socket.destroy());
+    setTimeout(() => socket.destroy(), 1_000).unref();
+    return;
+  }
+  socket?.destroy();
+}
