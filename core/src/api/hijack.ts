@@ -9,6 +9,7 @@ import { HOP_BY_HOP } from "./proxy.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { locateExec } from "./exec.js";
+import { DEFAULT_BODY_TIMEOUTS } from "./body-timeout.js";
 import { isTakenOverUpload } from "./raw-upload.js";
 import { destinationOf, relayUpgradeToPrimary } from "./replica.js";
 
@@ -49,7 +50,7 @@ export function registerHijackRoute(app: FastifyInstance, route: HijackRoute): v
  * request to the `upgrade` listener (never to fastify), so version prefixes and API-version checks
  * are applied here, and Upgrade requests for other paths are refused here too.
  */
-export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
+export function hijackRoutes(app: FastifyInstance, ctx: ApiContext, bodyTimeoutMs = DEFAULT_BODY_TIMEOUTS.jsonMs): void {
   const routes: HijackRoute[] = [
     {
       method: "POST",
@@ -83,7 +84,7 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (isTakenOverUpload(request)) return;
     live.add(socket);
     socket.once("close", () => live.delete(socket));
-    void routeUpgrade(ctx, routes, request, socket, head).catch((err: unknown) => {
+    void routeUpgrade(ctx, routes, request, socket, head, bodyTimeoutMs).catch((err: unknown) => {
       ctx.logger.error(`HTTP error: hijack failed: ${errorMessage(err)}`, { status: 500 });
       socket.destroy();
     });
@@ -96,9 +97,16 @@ export function hijackRoutes(app: FastifyInstance, ctx: ApiContext): void {
 }
 
 /** A replica passes the upgrade on to the primary (or refuses it while none is known); others serve it. */
-async function routeUpgrade(ctx: ApiContext, routes: readonly HijackRoute[], request: http.IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
+async function routeUpgrade(
+  ctx: ApiContext,
+  routes: readonly HijackRoute[],
+  request: http.IncomingMessage,
+  client: Duplex,
+  head: Buffer,
+  bodyTimeoutMs: number,
+): Promise<void> {
   const where = ctx.replica ? await destinationOf(ctx.replica, request.url ?? "/", client) : "here";
-  if (where === "here") return handleUpgrade(ctx, routes, request, client, head);
+  if (where === "here") return handleUpgrade(ctx, routes, request, client, head, bodyTimeoutMs);
   client.on("error", () => client.destroy());
   if ("error" in where) return respondError(ctx, client, 500, where.error);
   relayUpgradeToPrimary(ctx.replica!, where.primary, request, client, head, (status, message) => respondError(ctx, client, status, message));
@@ -110,6 +118,7 @@ async function handleUpgrade(
   request: http.IncomingMessage,
   client: Duplex,
   head: Buffer,
+  bodyTimeoutMs: number,
 ): Promise<void> {
   // The HTTP server removed its own listeners: an unhandled socket error would kill the manager.
   client.on("error", () => client.destroy());
@@ -146,9 +155,13 @@ async function handleUpgrade(
     return respondError(ctx, client, 400, `protocol upgrade is not supported for ${request.method ?? "?"} ${path}`);
   }
 
-  const body = await readBody(request, client, head);
+  const body = await readBody(request, client, head, bodyTimeoutMs);
   if (body instanceof SwarmError) return respondError(ctx, client, body.status, body.message);
-  if (body === undefined) return; // the client went away
+  // The client went away before its body was whole: its half-closed socket is closed here too.
+  if (body === undefined) {
+    client.destroy();
+    return;
+  }
 
   let target: HijackTarget;
   try {
@@ -187,9 +200,10 @@ interface RequestBody {
 
 /**
  * Reads exactly Content-Length bytes: the body may already be in `head` or still be on its way
- * (both happen with the docker CLI). Undefined when the client left first.
+ * (both happen with the docker CLI). Undefined when the client left first; a 408 when the body is
+ * not whole within `timeoutMs`.
  */
-async function readBody(request: http.IncomingMessage, client: Duplex, head: Buffer): Promise<RequestBody | SwarmError | undefined> {
+async function readBody(request: http.IncomingMessage, client: Duplex, head: Buffer, timeoutMs: number): Promise<RequestBody | SwarmError | undefined> {
   if (request.headers["transfer-encoding"] !== undefined) {
     return new SwarmError("BadRequest", "chunked request bodies are not supported on hijacked connections");
   }
@@ -201,13 +215,18 @@ async function readBody(request: http.IncomingMessage, client: Duplex, head: Buf
   return new Promise((resolve) => {
     const chunks: Buffer[] = [head];
     let received = head.length;
-    const finish = (result: RequestBody | undefined) => {
+    const finish = (result: RequestBody | SwarmError | undefined) => {
+      clearTimeout(timer);
       client.off("data", onData);
       client.off("close", onClose);
       client.off("end", onClose);
       client.pause();
       resolve(result);
     };
+    const timer = setTimeout(
+      () => finish(new SwarmError("BadRequest", `request body timed out: not complete after ${timeoutMs / 1000} s`, { status: 408 })),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
       received += chunk.length;

@@ -222,6 +222,30 @@ describe("request bodies that never finish, on a real socket", () => {
     expect(JSON.parse(answer.body)).toEqual({ message: "request body timed out: not complete after 0.6 s" });
   });
 
+  const attach = "POST /v1.41/containers/web/attach?stream=1 HTTP/1.1\r\nHost: swarm\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+
+  it("answers 408 to a hijacked request whose body is not whole in time", async () => {
+    const answer = await send(attach, [], 1_000);
+    expect(answer.status).toBe(408);
+    expect(JSON.parse(answer.body)).toEqual({ message: "request body timed out: not complete after 0.6 s" });
+  });
+
+  it("closes its side of a hijacked request whose client left before its body was whole", async () => {
+    if (!app.server.listening) await app.listen({ port: 0, host: "127.0.0.1" });
+    const socket = net.connect({ port: (app.server.address() as AddressInfo).port, host: "127.0.0.1" });
+    socket.on("error", () => undefined);
+    socket.resume();
+    await new Promise((resolve) => socket.once("connect", resolve));
+    // Half-closed: it sent what it will send, and waits for the manager to close (it stayed in CLOSE-WAIT).
+    socket.end(attach);
+    const closed = await Promise.race([
+      new Promise((resolve) => socket.once("close", () => resolve(true))),
+      new Promise((resolve) => setTimeout(() => resolve(false), 500)),
+    ]);
+    socket.destroy();
+    expect(closed).toBe(true);
+  });
+
   it("leaves a request without a body alone, however long its answer takes", async () => {
     await app.listen({ port: 0, host: "127.0.0.1" }).catch(() => undefined);
     // An event stream with nothing to say for longer than the idle limit, then its end.

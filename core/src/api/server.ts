@@ -153,7 +153,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   containerOpsRoutes(app, ctx);
   execRoutes(app, ctx);
   // Attach and exec start arrive as Upgrade requests on app.server, never through fastify.
-  hijackRoutes(app, ctx);
+  hijackRoutes(app, ctx, (options.bodyTimeouts ?? DEFAULT_BODY_TIMEOUTS).jsonMs);
   imageRoutes(app, ctx);
   const sessions = new BuildSessions();
   buildRoutes(app, ctx, sessions);
