@@ -385,6 +385,9 @@ static void relay_settle(napi_env env, napi_value js_callback, void *context, vo
   relay_t *r = data;
   r->finished = 1;
   release_descriptors(r);
+  /* signal() writes to it only while the relay runs, on this same thread: it can go now, not when
+   * the collector finally finalizes the handle (an idle manager may not collect for hours). */
+  close_quietly(&r->cancel_w);
   napi_threadsafe_function tsfn = r->tsfn;
   if (env != NULL) {
     napi_value result, outcome, error_number, forwarded;

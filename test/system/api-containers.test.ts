@@ -132,6 +132,21 @@ describe("container operations through the manager", () => {
     expect(sums.map(([sum, name]) => [name, sum])).toEqual(files.map((file) => [`/tmp/many-${file.n}.bin`, file.sum]));
   });
 
+  it("docker cp uploads leave no pipe open in the manager, succeeded or refused", async () => {
+    const pipes = async () => {
+      const fds = await fsp.readdir(`/proc/${manager.process.pid}/fd`);
+      const targets = await Promise.all(fds.map((fd) => fsp.readlink(`/proc/${manager.process.pid}/fd/${fd}`).catch(() => "")));
+      return targets.filter((target) => target.startsWith("pipe:")).length;
+    };
+    const before = await pipes();
+    const local = path.join(workDir, "pipes.bin");
+    await fsp.writeFile(local, randomBytes(256 * 1024));
+    for (let i = 0; i < 6; i++) await swarm("cp", local, `ops:/tmp/pipes-${i}.bin`);
+    // Refused by the engine: the directory does not exist.
+    for (let i = 0; i < 3; i++) await swarm("cp", local, `ops:/nowhere/${i}/x.bin`).catch(() => undefined);
+    expect(await pipes()).toBe(before);
+  });
+
   it("an upload of known length (not chunked) arrives intact, spliced by the kernel relay", async () => {
     const content = randomBytes(3 * 1024 * 1024);
     const tar = Buffer.concat([tarHeader("sized.bin", content.length), content, Buffer.alloc(tarPadding(content.length)), Buffer.alloc(1024)]);
