@@ -25,6 +25,7 @@ export interface EngineOptions {
   readonly onHealthChange: (engine: Engine, change: HealthEvent) => void;
   /** The count of recent failures moved (so did the health indicator placement reads). */
   readonly onFailureCount?: (engine: Engine) => void;
+  readonly limits?: Partial<EngineLimits>;
   readonly now?: () => number;
 }
 
@@ -61,6 +62,12 @@ const CONNECTION_ERROR_CODES = new Set([
   "UND_ERR_CLOSED",
 ]);
 
+/** undici's own time limits (its headers and body timeouts). */
+function isTimeout(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
+}
+
 export function isConnectionError(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     const code = (e as { code?: unknown }).code;
@@ -84,6 +91,21 @@ export class EngineError extends SwarmError {
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
+/** How long a call with a time limit may wait for the engine's answer to begin, and between its parts. */
+const CALL_TIMEOUT_MS = 30_000;
+
+/** How much one engine is asked at once, and how much may wait. */
+export interface EngineLimits {
+  /** Calls with a time limit in flight at once. */
+  readonly calls: number;
+  /** Calls with a time limit waiting for one of those; beyond, a 503. */
+  readonly queued: number;
+  /** Open calls without a time limit (streams). */
+  readonly streams: number;
+  readonly queuedStreams: number;
+}
+
+export const DEFAULT_LIMITS: EngineLimits = { calls: 32, queued: 512, streams: 512, queuedStreams: 512 };
 
 /**
  * One Docker engine as the manager talks to it: its connection pool, its identity and resources
@@ -112,7 +134,13 @@ export class Engine {
   /** When `/info` and `/version` were last read. */
   specsUpdatedAt = 0;
 
+  /** Calls with a time limit: bounded in number, with a bounded queue in front. */
   private readonly pool: Pool;
+  /**
+   * Calls without one (logs -f, wait, pulls, the event stream): a pool of their own, so that however
+   * many of them are open, a short call still finds a connection.
+   */
+  private readonly streams: Pool;
   /** Aborts the streamed uploads in flight (they bypass the pool) when the engine goes away. */
   private readonly uploadsAbort = new AbortController();
   private readonly now: () => number;
@@ -125,14 +153,20 @@ export class Engine {
     this.now = options.now ?? Date.now;
     this.updatedAt = this.now();
     const tls = options.tls;
-    this.pool = new Pool(`${tls ? "https" : "http"}://${addr}`, {
-      connections: 64,
-      pipelining: 1,
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      keepAliveTimeout: 30_000,
-      ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } } : {}),
-    });
+    const pool = (connections: number) =>
+      new Pool(`${tls ? "https" : "http"}://${addr}`, {
+        connections,
+        pipelining: 1,
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        keepAliveTimeout: 30_000,
+        ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } } : {}),
+      });
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.pool = pool(this.limits.calls);
+    this.streams = pool(this.limits.streams);
   }
+
+  private readonly limits: EngineLimits;
 
   get logger(): Logger {
     return this.options.logger;
@@ -189,15 +223,7 @@ export class Engine {
                 signal: options.signal ? AbortSignal.any([options.signal, this.uploadsAbort.signal]) : this.uploadsAbort.signal,
               },
             )
-          : await this.pool.request({
-              method,
-              path: fullPath,
-              headers: options.headers,
-              body,
-              signal: options.signal,
-              headersTimeout: options.timeout ?? 30_000,
-              bodyTimeout: options.timeout ?? 30_000,
-            });
+          : await this.dispatch(method, fullPath, options);
       this.recordSuccess();
       return { statusCode: response.statusCode, headers: response.headers, body: response.body };
     } catch (err) {
@@ -207,8 +233,42 @@ export class Engine {
         this.recordFailure(message);
         throw new SwarmError("Engine", message, { cause: err });
       }
+      if (isTimeout(err)) {
+        const limit = options.timeout ?? CALL_TIMEOUT_MS;
+        throw new SwarmError(
+          "EngineTimeout",
+          `engine ${this.name || this.addr} did not answer ${method} ${path} within ${limit / 1000} s; it may still be doing it`,
+          { cause: err },
+        );
+      }
       throw err;
     }
+  }
+
+  /**
+   * Through the pool that fits the call. A short call finds at most `limits.queued` others waiting
+   * for this engine, or is refused at once with a 503: one slow engine or one greedy client fills
+   * that engine's queue, not the manager's memory, and every other engine is served meanwhile.
+   */
+  private dispatch(method: Dispatcher.HttpMethod, path: string, options: CallOptions): Promise<Dispatcher.ResponseData> {
+    const unbounded = options.timeout === 0;
+    const pool = unbounded ? this.streams : this.pool;
+    const limit = unbounded ? this.limits.queuedStreams : this.limits.queued;
+    if (pool.stats.pending >= limit) {
+      throw new SwarmError(
+        "EngineBusy",
+        `engine ${this.name || this.addr} is busy: ${pool.stats.pending} request${pool.stats.pending === 1 ? " is" : "s are"} already waiting for it; try again later`,
+      );
+    }
+    return pool.request({
+      method,
+      path,
+      headers: options.headers,
+      body: options.body as string | Buffer | undefined,
+      signal: options.signal,
+      headersTimeout: options.timeout ?? CALL_TIMEOUT_MS,
+      bodyTimeout: options.timeout ?? CALL_TIMEOUT_MS,
+    });
   }
 
   /** A call whose answer is JSON; engine error statuses become EngineError with the engine's message. */
@@ -398,7 +458,7 @@ export class Engine {
     this.stopped = true;
     this.uploadsAbort.abort();
     this.state = "disconnected";
-    await this.pool.destroy().catch(() => undefined);
+    await Promise.all([this.pool.destroy().catch(() => undefined), this.streams.destroy().catch(() => undefined)]);
     return true;
   }
 }

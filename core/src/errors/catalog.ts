@@ -11,6 +11,8 @@ export const ErrorCodes = {
   NotModified: { code: "SWARM_ERR_NOT_MODIFIED", status: 304 },
   Scheduling: { code: "SWARM_ERR_SCHEDULING", status: 500 },
   Engine: { code: "SWARM_ERR_ENGINE", status: 500 },
+  EngineBusy: { code: "SWARM_ERR_ENGINE_BUSY", status: 503 },
+  EngineTimeout: { code: "SWARM_ERR_ENGINE_TIMEOUT", status: 504 },
   UnhealthyNode: { code: "SWARM_ERR_UNHEALTHY_NODE", status: 500 },
   Internal: { code: "SWARM_ERR_INTERNAL", status: 500 },
   NotImplemented: { code: "SWARM_ERR_NOT_IMPLEMENTED", status: 501 },
