@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
 import type { ContainerRecord } from "../cluster/container-record.js";
 import type { Node } from "../cluster/node.js";
-import type { ContainerAction } from "../cluster/node-sync.js";
+import type { ContainerAction, Expectation } from "../cluster/node-sync.js";
 import type { ContainerInspect } from "../engines/docker-types.js";
 import type { ContainerConfig } from "../extension-points/model.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
@@ -76,10 +76,13 @@ export async function trackAction<T extends { statusCode: number }>(
     expectation.cancel();
     throw err;
   }
-  if (answer.statusCode >= 400) {
-    expectation.cancel();
-    return answer;
-  }
+  if (answer.statusCode >= 400) expectation.cancel();
+  else await settle(found, expectation);
+  return answer;
+}
+
+/** After the engine said yes: the container re-read, then its events known for what they are. */
+async function settle(found: LocatedContainer, expectation: Expectation): Promise<void> {
   try {
     await found.node.sync.reread(found.record.id);
   } catch (err) {
@@ -87,7 +90,6 @@ export async function trackAction<T extends { statusCode: number }>(
   } finally {
     expectation.settle();
   }
-  return answer;
 }
 
 export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -177,16 +179,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const expectation = action && found.node.sync.expect(found.record.id, action);
     await proxyToEngine(found.node.engine, request, reply, {
       path: containerPath(found, rest),
-      onResponse: expectation
-        ? async (statusCode) => {
-            if (statusCode >= 400) return expectation.cancel();
-            try {
-              await found.node.sync.reread(found.record.id);
-            } finally {
-              expectation.settle();
-            }
-          }
-        : undefined,
+      onResponse: expectation && ((statusCode) => (statusCode >= 400 ? expectation.cancel() : settle(found, expectation))),
       onFailure: expectation && (() => expectation.cancel()),
     });
   };
