@@ -7,7 +7,7 @@ import { EventHub } from "../cluster/events.js";
 import { silentLogger } from "../host/logger.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import type { ApiContext } from "./context.js";
-import { createApiServer, joinNodeQualifiedContainer, type ApiServerOptions } from "./server.js";
+import { createApiServer, joinNodeQualifiedContainer, jsonProblem, type ApiServerOptions } from "./server.js";
 
 function build(overrides: Partial<ApiContext> = {}, options: ApiServerOptions = {}) {
   const events = new EventHub();
@@ -105,7 +105,7 @@ describe("API basics (no engines)", () => {
   it("answers a malformed or missing create body with 400", async () => {
     const bad = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers: { "content-type": "application/json" }, payload: "{oops" });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().message).toMatch(/^invalid JSON: /);
+    expect(bad.json().message).toBe("invalid JSON: invalid character 'o' at offset 2");
     const empty = await app.inject({ method: "POST", url: "/v1.41/containers/create", headers: { "content-type": "application/json" }, payload: "" });
     expect(empty.statusCode).toBe(400);
     expect(empty.json()).toEqual({ message: "config cannot be empty in order to create a container" });
@@ -323,5 +323,23 @@ describe("<node>/<name> container references in paths", () => {
     ["GET", "/networks/node-1/front", "/networks/node-1/front"],
   ])("%s %s → %s", (method, url, expected) => {
     expect(joinNodeQualifiedContainer(url, method, isNode)).toBe(expected);
+  });
+});
+
+describe("invalid JSON bodies, in the decoder's words", () => {
+  it.each([
+    ["{oops", "invalid character 'o' at offset 2"],
+    ["\u0000", "invalid character '\\x00' at offset 1"],
+    ['{"a":', "unexpected end of JSON input"],
+    ["[1,]", "invalid character ']' at offset 4"],
+    ['{"a" 1}', "invalid character '1' at offset 6"],
+  ])("%j: %s", (text, problem) => {
+    let error: unknown;
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      error = err;
+    }
+    expect(jsonProblem(text, error)).toBe(problem);
   });
 });

@@ -81,7 +81,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new SwarmError("BadRequest", `invalid JSON: ${errorMessage(err)}`), undefined);
+      done(new SwarmError("BadRequest", `invalid JSON: ${jsonProblem(text, err)}`), undefined);
     }
   });
   // Everything else (tar archives, images, raw stdin) is streamed through untouched.
@@ -164,6 +164,22 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   systemExtraRoutes(app, ctx);
   for (const register of options.extraRoutes ?? []) register(app, ctx);
   return app;
+}
+
+/**
+ * What is wrong with a body that is not JSON, in the words of Go's decoder as dockerd answers it
+ * (`invalid character 'x' looking for beginning of value`), not in JavaScript's.
+ */
+export function jsonProblem(text: string, err: unknown): string {
+  const message = errorMessage(err);
+  if (/Unexpected end of JSON input|Unterminated string/.test(message)) return "unexpected end of JSON input";
+  const at = /position (\d+)/.exec(message);
+  const token = /Unexpected token '(.)'/su.exec(message);
+  let offset = at ? Number(at[1]) : token ? text.indexOf(token[1]!) : -1;
+  if (offset < 0) offset = text.search(/[^\s]/);
+  const character = text.charAt(offset);
+  const shown = /^[\x20-\x7e]$/.test(character) ? `'${character}'` : `'\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}'`;
+  return `invalid character ${shown} at offset ${offset + 1}`;
 }
 
 /** Fastify's refusals of a request body, in Docker's words: a 400 that says what was wrong. */
