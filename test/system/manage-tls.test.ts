@@ -217,3 +217,65 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
     }
   });
 });
+
+/**
+ * `--tls` without `--tlsverify`, as classic Swarm had it towards engines: the connection is
+ * encrypted and the manager presents its certificate, but an engine's own certificate is not
+ * checked, so engines with self-signed certificates join. `--tlsverify` checks it.
+ */
+describe("swarm manage --tls in front of engines with self-signed certificates", () => {
+  let dir: string;
+  let cluster: TestEngines;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "swt-tls-selfsigned-"));
+    // The CA signs the manager's certificate, which the engines require of their clients.
+    await issueCertificates(dir, [["manager", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"]]);
+    // The engine's own certificate: signed by nobody the manager knows.
+    openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "engine-key.pem", "-out", "engine-cert.pem", "-days", "1", "-subj", "/CN=engine", "-addext", "subjectAltName=IP:127.0.0.1");
+    cluster = await startEngines(1, {
+      tls: { caCert: path.join(dir, "ca.pem"), cert: path.join(dir, "engine-cert.pem"), key: path.join(dir, "engine-key.pem") },
+    });
+  });
+
+  afterAll(async () => {
+    await cluster?.stopAll();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const statusOf = async (manager: TestManager) => {
+    const response = await request(`${manager.url}/info`, { dispatcher: manager.dispatcher });
+    const lines = ((await response.body.json()) as { SystemStatus?: Array<[string, string]> }).SystemStatus ?? [];
+    return Object.fromEntries(lines.filter(([key]) => key === "  └ Status" || key === "  └ Error"));
+  };
+
+  it("joins them over TLS with --tls, and refuses them with --tlsverify", async () => {
+    const cert = ["--tlscert", path.join(dir, "manager-cert.pem"), "--tlskey", path.join(dir, "manager-key.pem")];
+    const kit = { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "manager-cert.pem"), key: path.join(dir, "manager-key.pem") };
+    const lenient = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--tls", ...cert], tls: kit });
+    try {
+      await waitForHealthyNodes(lenient, 1);
+    } finally {
+      await lenient.stop();
+    }
+    const strict = await startTestManager({
+      discovery: `nodes://${cluster.engines[0]!.host}`,
+      args: ["--tlsverify", "--tlscacert", path.join(dir, "ca.pem"), ...cert],
+      tls: kit,
+    });
+    try {
+      const status = await waitFor({
+        what: "the manager did not report the engine's certificate",
+        timeoutMs: 30_000,
+        probe: async () => {
+          const now = await statusOf(strict);
+          return now["  └ Error"] ? now : undefined;
+        },
+      });
+      expect(status["  └ Status"]).toBe("Pending");
+      expect(status["  └ Error"]).toMatch(/certificate/i);
+    } finally {
+      await strict.stop();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { Duplex } from "node:stream";
-import { connectToEngine } from "../engines/connect.js";
+import { connectToEngine, type EngineTls } from "../engines/connect.js";
 import { errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { parseHostPort } from "../util/address.js";
@@ -14,7 +14,8 @@ export interface ReplicaRouting {
   /** This manager's own `--advertise` address. */
   readonly advertise: string;
   /** The manager's own certificate, presented to the primary when the managers speak TLS. */
-  readonly tls: { readonly ca: Buffer | undefined; readonly cert: Buffer; readonly key: Buffer } | undefined;
+  /** The manager's own certificate, presented to the primary; its certificate checked with `--tlsverify`. */
+  readonly tls: EngineTls | undefined;
 }
 
 /**
@@ -86,7 +87,7 @@ export function relayToPrimary(
   const { host, port } = parseHostPort(primary);
   const options: https.RequestOptions = { host, port, method: req.method, path: url, headers: rawHeaderPairs(req.rawHeaders), setHost: false };
   const upstream = routing.tls
-    ? https.request({ ...options, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, agent: false })
+    ? https.request({ ...options, ca: routing.tls.ca, cert: routing.tls.cert, key: routing.tls.key, rejectUnauthorized: routing.tls.verify, agent: false })
     : http.request({ ...options, agent: false });
   upstream.once("response", (reply) => {
     res.writeHead(reply.statusCode ?? 502, reply.statusMessage, rawHeaderPairs(reply.rawHeaders));

@@ -7,6 +7,11 @@ export interface EngineTls {
   readonly ca?: Buffer | undefined;
   readonly cert: Buffer;
   readonly key: Buffer;
+  /**
+   * Whether the engine's own certificate is checked (`--tlsverify`). With `--tls` alone it is not,
+   * as classic Swarm did: the connection is encrypted, the engine not authenticated.
+   */
+  readonly verify: boolean;
 }
 
 const KEEPALIVE_MS = 30_000;
@@ -19,7 +24,15 @@ const KEEPALIVE_MS = 30_000;
 export function connectToEngine(addr: string, engineTls: EngineTls | undefined): net.Socket {
   const { host, port } = parseHostPort(addr);
   const socket = engineTls
-    ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...engineTls })
+    ? tls.connect({
+        host,
+        port,
+        servername: net.isIP(host) ? undefined : host,
+        ca: engineTls.ca,
+        cert: engineTls.cert,
+        key: engineTls.key,
+        rejectUnauthorized: engineTls.verify,
+      })
     : net.connect({ host, port });
   socket.setKeepAlive(true, KEEPALIVE_MS);
   socket.setNoDelay(true);

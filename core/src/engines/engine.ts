@@ -159,7 +159,7 @@ export class Engine {
         pipelining: 1,
         connectTimeout: CONNECT_TIMEOUT_MS,
         keepAliveTimeout: 30_000,
-        ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: true } } : {}),
+        ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } } : {}),
       });
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.pool = pool(this.limits.calls);

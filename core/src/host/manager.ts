@@ -158,7 +158,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       refreshMin: settings.engine.refreshMin,
       refreshMax: settings.engine.refreshMax,
       overcommit: settings.cluster.overcommit,
-      tls: settings.tls ? { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key } : undefined,
+      tls: settings.tls ? { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key, verify: settings.tls.verify } : undefined,
     },
     createRetry: settings.cluster.createRetry,
     logger: logger.child({ component: "cluster" }),
@@ -202,7 +202,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       isPrimary: () => replication.isPrimary(),
       primary: (signal) => replication.primary(signal),
       advertise: replication.advertise,
-      tls: settings.tls && { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key },
+      tls: settings.tls && { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key, verify: settings.tls.verify },
     },
   };
   const tls = settings.tls;
