@@ -112,6 +112,59 @@ describe("swarm manage when engines fail", () => {
       child.once("exit", (code) => resolve({ code, stderr }));
     });
 
+  it("keeps answering creates while an engine dies, shows its containers as Host Down, and agrees with it again once it is back", async () => {
+    const manager = await start(`nodes://${cluster.engines.map((e) => e.host).join(",")}`);
+    await waitForHealthyNodes(manager, 2);
+    const swarm = (...args: string[]) => docker(manager.dockerHost, args);
+    const victim = cluster.engines[1]!;
+    for (let i = 0; i < 2; i++) {
+      await swarm("run", "-d", "--network", "none", "--name", `doomed-${i}`, "-e", `constraint:node==${victim.name}`, "busybox", "sleep", "600");
+    }
+    // Creates keep coming while the engine dies: each is answered, placed or refused with a reason.
+    const answers: string[] = [];
+    let creating = true;
+    const creator = (async () => {
+      for (let i = 0; creating; i++) {
+        const result = await swarm("create", "--network", "none", "busybox", "true").catch((err: unknown) => ({ stdout: "", stderr: String(err), code: 1 }));
+        answers.push(result.stdout.trim() !== "" ? "created" : (result.stderr.trim().split("\n").pop() ?? ""));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await victim.kill();
+    const downRows = await waitFor({
+      what: `the containers of ${victim.name} were not shown as Host Down`,
+      timeoutMs: 30_000,
+      probe: async () => {
+        const rows = (await swarm("ps", "-a", "--filter", "name=doomed", "--format", "{{.Names}} {{.Status}}")).stdout.trim().split("\n");
+        return rows.length === 2 && rows.every((row) => row.endsWith("Host Down")) ? rows : undefined;
+      },
+    });
+    expect(downRows.map((row) => row.split(" ")[0]).sort()).toEqual([`${victim.name}/doomed-0`, `${victim.name}/doomed-1`]);
+    creating = false;
+    await creator;
+    expect(answers.length).toBeGreaterThan(0);
+    for (const answer of answers) expect(answer === "created" || /Error response from daemon: ./.test(answer)).toBe(true);
+    // Once the engine is known to be down, creates go to the engine that is left.
+    const placed = (await swarm("run", "-d", "--network", "none", "busybox", "true")).stdout.trim();
+    expect((await swarm("inspect", "-f", "{{.Node.Name}}", placed)).stdout.trim()).toBe(cluster.engines[0]!.name);
+    // Back: the manager's view of every container is the engines' own again.
+    await victim.start();
+    await waitForHealthyNodes(manager, 2, 60_000);
+    await waitFor({
+      what: "the manager's containers did not match the engines' after the engine came back",
+      timeoutMs: 30_000,
+      probe: async () => {
+        const managed = new Set((await swarm("ps", "-aq", "--no-trunc")).stdout.split("\n").filter((line) => line !== ""));
+        const held = new Set<string>();
+        for (const engine of cluster.engines) {
+          for (const id of (await docker(engine, ["ps", "-aq", "--no-trunc"])).stdout.split("\n")) if (id !== "") held.add(id);
+        }
+        return managed.size === held.size && [...held].every((id) => managed.has(id)) ? true : undefined;
+      },
+    });
+    await swarm("rm", "-f", "doomed-0", "doomed-1");
+  });
+
   it("refuses an unknown discovery scheme with the supported ones", async () => {
     const result = await refusedManage("foo://bar");
     expect(result.code).toBe(1);
