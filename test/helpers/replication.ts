@@ -95,6 +95,48 @@ async function onePrimary(pair: readonly [TestManager, TestManager], timeoutMs: 
   }
 }
 
+/**
+ * Runs `docker create` through `manager` over and over while `fault` runs, and a little after: every
+ * create must be answered, with an ID or with the daemon's error, and none may hang.
+ */
+async function createsDuring(manager: TestManager, fault: () => Promise<void>): Promise<string[]> {
+  const answers: string[] = [];
+  let creating = true;
+  const creator = (async () => {
+    while (creating) {
+      const answer = await docker(manager.dockerHost, ["create", "--network", "none", "busybox", "true"], { timeoutMs: 60_000 }).then(
+        (result) => (/^[0-9a-f]{64}$/.test(result.stdout.trim()) ? "created" : `unexpected output: ${result.stdout}`),
+        (err: Error) => err.message,
+      );
+      answers.push(answer);
+    }
+  })();
+  try {
+    await fault();
+  } finally {
+    creating = false;
+    await creator;
+  }
+  return answers;
+}
+
+/** Every container on the engine is one the manager lists, and the other way round. */
+async function expectViewMatchesEngine(manager: TestManager, engine: TestEngine): Promise<void> {
+  const ids = async (host: string | TestEngine) => new Set((await docker(host, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter((line) => line !== ""));
+  let last = "";
+  await waitFor({
+    what: "the manager's containers did not match the engine's",
+    timeoutMs: 30_000,
+    probe: async () => {
+      const [managed, held] = await Promise.all([ids(manager.dockerHost), ids(engine)]);
+      last = `manager ${managed.size}, engine ${held.size}`;
+      return managed.size === held.size && [...held].every((id) => managed.has(id)) ? true : undefined;
+    },
+  }).catch((err: Error) => {
+    throw new Error(`${err.message} (${last})`, { cause: err });
+  });
+}
+
 async function logOf(process: ManagedProcess): Promise<string> {
   return readFile(process.logFile, "utf8");
 }
@@ -168,21 +210,38 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
       expect(await logOf(second.process)).toContain(`New leader elected: ${first.host}`);
     });
 
-    it("settles on one primary and its replica again after the store restarts", async () => {
-      await store.stop();
-      await store.start();
-      // A campaign the outage broke starts again 10 s later; a lock from before may run out its TTL first.
-      const [primary, replica] = await onePrimary(managers as [TestManager, TestManager], 10_000 + 4 * TTL_MS);
+    it("settles on one primary and its replica again after the store restarts, answering every create meanwhile", async () => {
+      let settled: [TestManager, TestManager] | undefined;
+      const answers = await createsDuring(managers[0]!, async () => {
+        await store.stop();
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await store.start();
+        // A campaign the outage broke starts again 10 s later; a lock from before may run out its TTL first.
+        settled = await onePrimary(managers as [TestManager, TestManager], 10_000 + 4 * TTL_MS);
+      });
+      for (const answer of answers) expect(answer).toMatch(/^created$|Error response from daemon: \S/);
+      const [primary, replica] = settled!;
+      await expectViewMatchesEngine(primary, engine);
+      await expectViewMatchesEngine(replica, engine);
       expect((await cli(replica, "ps", "--format", "{{.Names}}")).stdout).toContain("via-replica");
       // Put in the order the next scenario expects: the primary first.
       managers.splice(0, 2, primary, replica);
     });
 
-    it("gives the lead to the replica once a killed primary's lock expires", async () => {
+    it("gives the lead to the replica once a killed primary's lock expires, answering every create meanwhile", async () => {
       const [first, second] = managers as [TestManager, TestManager];
-      const killedAt = Date.now();
-      await first.process.kill();
-      await waitForRole(second, { role: "primary" }, 4 * TTL_MS);
+      let killedAt = 0;
+      const answers = await createsDuring(second, async () => {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        killedAt = Date.now();
+        await first.process.kill();
+        await waitForRole(second, { role: "primary" }, 4 * TTL_MS);
+      });
+      // Through the replica while its primary lives, refused with the reason while there is none,
+      // then its own as the new primary: never a hang or a socket error.
+      for (const answer of answers) expect(answer).toMatch(/^created$|Error response from daemon: \S/);
+      expect(answers).toContain("created");
+      await expectViewMatchesEngine(second, engine);
       // Nobody takes a lock that has not expired. Stores count the TTL from the last refresh, which
       // the primary sends every third of it (or more often): the lock outlives the kill by 2/3 TTL at least.
       expect(Date.now() - killedAt).toBeGreaterThanOrEqual(TTL_MS / 2);
