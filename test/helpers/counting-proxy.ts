@@ -23,18 +23,47 @@ export interface CountingProxy {
 }
 
 /**
+ * What a proxy changes of the engine it stands for, for faults no real engine here can show (an
+ * engine on another OS, a clock that is off). Everything else passes as the engine sent it.
+ */
+export interface EngineAlterations {
+  /** Replaces the JSON answer to a route (`GET /info`) with what it returns. */
+  readonly answers?: Readonly<Record<string, (body: Record<string, unknown>) => Record<string, unknown>>>;
+  /** Answers a request itself, with this status and `{"message"}`, instead of passing it on. */
+  readonly refuse?: (route: string) => { status: number; message: string } | undefined;
+}
+
+/**
  * A plain HTTP proxy in front of one real engine that counts the manager's requests by route.
  * Streams (events, logs) are piped as they come; upgrades (attach, exec) are spliced.
  */
-export async function startCountingProxy(target: { host: string; port: number }): Promise<CountingProxy> {
+export async function startCountingProxy(target: { host: string; port: number }, alterations: EngineAlterations = {}): Promise<CountingProxy> {
   let counts: Record<string, number> = {};
   const sockets = new Set<net.Socket>();
   const server = http.createServer((request, response) => {
     const route = routeOf(request.method ?? "GET", request.url ?? "/");
     counts[route] = (counts[route] ?? 0) + 1;
+    const refusal = alterations.refuse?.(route);
+    if (refusal) {
+      request.resume();
+      response.writeHead(refusal.status, { "content-type": "application/json" }).end(`${JSON.stringify({ message: refusal.message })}\n`);
+      return;
+    }
+    const alter = alterations.answers?.[route];
     const upstream = http.request(
       { host: target.host, port: target.port, method: request.method, path: request.url, headers: request.headers },
       (answer) => {
+        if (alter && (answer.statusCode ?? 500) < 300) {
+          const chunks: Buffer[] = [];
+          answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+          answer.on("end", () => {
+            const body = Buffer.from(JSON.stringify(alter(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>)));
+            const headers = { ...answer.headers, "content-length": String(body.length) };
+            delete headers["transfer-encoding"];
+            response.writeHead(answer.statusCode ?? 200, headers).end(body);
+          });
+          return;
+        }
         response.writeHead(answer.statusCode ?? 502, answer.headers);
         response.flushHeaders();
         answer.pipe(response);

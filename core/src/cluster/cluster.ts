@@ -6,7 +6,7 @@ import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { Engine, EngineError, type EngineOptions, type HealthEvent } from "../engines/engine.js";
 import type { DockerEvent, NetworkResource } from "../engines/docker-types.js";
-import { SwarmLabels, normalizeConfig, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
+import { SwarmLabels, normalizeConfig, readLabelList, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
 import { compareApiVersions, DEFAULT_API_VERSION } from "./api-version.js";
@@ -395,13 +395,23 @@ export class Cluster implements ClusterBackend, ClusterReader {
     const config = normalizeConfig(request.config);
     validateReschedulePolicies(config);
     this.stripNodePrefixes(config);
+    await this.constrainToImageOs(config, request.registryAuth);
     let retries = 0;
     let withImageAffinity = false;
+    let withOsType = false;
     for (;;) {
       try {
         return await this.createOnce(config, request, withImageAffinity);
       } catch (err) {
         if (err instanceof SwarmError && (err.code === "SWARM_ERR_CONFLICT" || err.code === "SWARM_ERR_SCHEDULING")) throw err;
+        const refusedOs = OS_MISMATCH.exec(errorMessage(err))?.[1];
+        if (!withOsType && refusedOs !== undefined) {
+          // The engine cannot run the image's OS: go where the image's own OS runs.
+          addConstraint(config, `ostype==${refusedOs}`);
+          withOsType = true;
+          retries++;
+          continue;
+        }
         if (!withImageAffinity && isImageNotFound(err) && !hasHardNodeConstraint(config) && this.someNodeHasImage(config.Image)) {
           withImageAffinity = true;
           retries++;
@@ -502,6 +512,34 @@ export class Cluster implements ClusterBackend, ClusterReader {
       }
       return (await create()).Id;
     }
+  }
+
+  /**
+   * §3.7 step 3: in a cluster whose healthy engines run more than one OS, asks one engine which OS
+   * the image is built for and keeps the container to engines of that OS. A cluster of one OS skips
+   * the registry round trip: the answer could not change where the container goes.
+   */
+  private async constrainToImageOs(config: ContainerConfig, auth: string | undefined): Promise<void> {
+    const image = config.Image;
+    if (!image) return;
+    if (readLabelList(config.Labels ?? {}, SwarmLabels.constraints).some((expression) => expression.includes("ostype"))) return;
+    const osTypes = new Set<string>();
+    for (const node of this.nodes()) if (node.isHealthy() && node.engine.osType !== "") osTypes.add(node.engine.osType);
+    if (osTypes.size < 2) return;
+    const [asked] = this.rankNodes({});
+    if (!asked) return;
+    let oses: string[];
+    try {
+      const answer = await asked.engine.json<DistributionInspect>("GET", `/distribution/${encodeURI(image)}/json`, {
+        headers: auth ? { "x-registry-auth": auth } : undefined,
+      });
+      oses = [...new Set((answer.Platforms ?? []).map((platform) => platform.os ?? platform.OS ?? "").filter((os) => os !== ""))];
+    } catch (err) {
+      this.options.logger.debug(`No OS for image ${image} from the registry: ${errorMessage(err)}`, { NodeName: asked.name });
+      return;
+    }
+    if (oses.length === 1) addConstraint(config, `ostype==${oses[0]!}`);
+    else if (oses.length > 1) addConstraint(config, `ostype==/${oses.map((os) => `(${os})`).join("|")}/`);
   }
 
   private checkNameFree(name: string): void {
@@ -618,6 +656,20 @@ function swarmEvent(action: HealthEvent, nowMs: number): DockerEvent {
     time: Math.floor(nowMs / 1000),
     timeNano: nowMs * 1_000_000,
   };
+}
+
+/** What an engine answers when asked to create a container from an image built for another OS. */
+const OS_MISMATCH = /image operating system "([^"]+)" cannot be used on this platform/;
+
+interface DistributionInspect {
+  readonly Platforms?: ReadonlyArray<{ readonly os?: string; readonly OS?: string }>;
+}
+
+/** Adds a constraint to the ones the container's label carries, where they are kept with it. */
+function addConstraint(config: ContainerConfig, expression: string): void {
+  const labels = { ...(config.Labels ?? {}) };
+  labels[SwarmLabels.constraints] = JSON.stringify([...readLabelList(labels, SwarmLabels.constraints), expression]);
+  config.Labels = labels;
 }
 
 function isImageNotFound(err: unknown): boolean {

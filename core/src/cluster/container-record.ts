@@ -30,6 +30,8 @@ export interface RecordNode {
   readonly name: string;
   readonly ip: string;
   readonly rawCpus: number;
+  /** See `Engine.clockSkewMs`: added to the times the engine reports. */
+  readonly clockSkewMs?: number;
 }
 
 /**
@@ -114,6 +116,9 @@ export class ContainerRecord {
     const document = (text !== undefined && !rewritten ? text.trimEnd() : JSON.stringify(inspect)).slice(0, -1);
     const path = typeof inspect.Path === "string" ? inspect.Path : "";
     const args = Array.isArray(inspect.Args) ? (inspect.Args as unknown[]).map(String) : [];
+    // The listing's times are in the manager's clock; the inspect document stays the engine's own.
+    const skew = node.clockSkewMs ?? 0;
+    const created = Date.parse(inspect.Created) + skew;
     const record = new ContainerRecord(
       inspect.Id,
       node.id,
@@ -121,15 +126,15 @@ export class ContainerRecord {
       labels,
       image,
       inspect.Image,
-      Date.parse(inspect.Created),
+      created,
       {
         status: state.Status,
         running: state.Running,
         paused: state.Paused,
         restarting: state.Restarting,
         exitCode: state.ExitCode,
-        startedAt: state.StartedAt,
-        finishedAt: state.FinishedAt,
+        startedAt: shifted(state.StartedAt, skew),
+        finishedAt: shifted(state.FinishedAt, skew),
         health: state.Health?.Status,
       },
       inspect.HostConfig.AutoRemove === true,
@@ -139,7 +144,7 @@ export class ContainerRecord {
       labels[RESCHEDULE_LABEL] === undefined ? undefined : document,
       {
         command: [path, ...args].join(" ").trim(),
-        createdSeconds: Math.floor(Date.parse(inspect.Created) / 1000),
+        createdSeconds: Math.floor(created / 1000),
         ports: listPorts(ports, ip),
         tail: JSON.stringify({
           HostConfig: { NetworkMode: inspect.HostConfig.NetworkMode ?? "default" },
@@ -249,6 +254,13 @@ interface ListedPort {
   readonly PrivatePort: number;
   readonly PublicPort?: number;
   readonly Type: string;
+}
+
+/** An engine's RFC 3339 time moved by `skew` ms; Go's zero time (never started, never finished) stays as it is. */
+function shifted(time: string, skew: number): string {
+  if (skew === 0 || time.startsWith("0001-")) return time;
+  const at = Date.parse(time);
+  return Number.isNaN(at) ? time : new Date(at + skew).toISOString();
 }
 
 export const SWARM_ID_LABEL = "com.docker.swarm.id";

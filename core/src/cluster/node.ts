@@ -59,6 +59,10 @@ export class Node implements RecordNode {
     return this.engine.rawCpus;
   }
 
+  get clockSkewMs(): number {
+    return this.engine.clockSkewMs;
+  }
+
   get labels(): Readonly<Record<string, string>> {
     return this.engine.labels;
   }

@@ -48,6 +48,9 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** A smaller difference between the engine's clock and the manager's is taken for the time /info took to arrive. */
+const CLOCK_SKEW_TOLERANCE_MS = 2_000;
+
 /** A connection failure in classic Swarm's sense: only these count towards unhealthy. */
 const CONNECTION_ERROR_CODES = new Set([
   "ECONNREFUSED",
@@ -131,6 +134,11 @@ export class Engine {
   /** From `/info`: the engine's OS (`linux`, `windows`) and its cluster store, if it has one. */
   osType = "";
   clusterStore = "";
+  /**
+   * How far the engine's clock is behind the manager's, in ms, when it is 2 s or more (0 below):
+   * the times its containers report are shifted by this much so that `docker ps` agrees across engines.
+   */
+  clockSkewMs = 0;
   /** When `/info` and `/version` were last read. */
   specsUpdatedAt = 0;
 
@@ -371,7 +379,19 @@ export class Engine {
     this.osType = info.OSType ?? "";
     this.clusterStore = typeof info.ClusterStore === "string" ? info.ClusterStore : "";
     this.labels = this.buildLabels(info);
+    this.clockSkewMs = this.measureSkew(info);
     this.specsUpdatedAt = this.now();
+  }
+
+  private measureSkew(info: DockerInfo): number {
+    const engineTime = Date.parse(info.SystemTime ?? "");
+    if (Number.isNaN(engineTime)) return 0;
+    const skew = this.now() - engineTime;
+    if (Math.abs(skew) < CLOCK_SKEW_TOLERANCE_MS) return 0;
+    this.logger.warn(`Engine (ID: ${info.ID}, Addr: ${this.addr}) has unsynchronized systime with swarm, please synchronize it.`, {
+      skew: `${(skew / 1000).toFixed(1)}s`,
+    });
+    return skew;
   }
 
   private buildLabels(info: DockerInfo): Record<string, string> {
