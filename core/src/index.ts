@@ -26,7 +26,7 @@ export {
 export { findContainer, containerHasName, SWARM_ID_LABEL } from "./scheduler/lookup.js";
 export type { ContainerLike } from "./scheduler/lookup.js";
 export { SwarmLabels, normalizeConfig, toScheduleRequest } from "./scheduler/request.js";
-export { SwarmError, ErrorCodes, isSwarmError } from "./errors/catalog.js";
+export { SwarmError, ErrorCodes, isSwarmError, errorMessage } from "./errors/catalog.js";
 export type { ErrorCode, ErrorKind } from "./errors/catalog.js";
 export { parseGoDuration, formatGoDuration } from "./util/duration.js";
 export { expandRange, parseHostPort } from "./util/address.js";

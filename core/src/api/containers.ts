@@ -132,6 +132,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Params: NameParams }>("/containers/:name/start", async (request, reply) => {
     const found = locateContainer(ctx, request.params.name);
+    if (ctx.backend.startedAlready?.(found.record)) return reply.code(204).send();
     const response = await trackAction(found, "start", async () => {
       const answer = await found.node.engine.call("POST", containerPath(found, "/start"), { query: rawQuery(request.url) });
       return { statusCode: answer.statusCode, text: await readText(answer.body) };
@@ -144,7 +145,8 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const found = locateContainer(ctx, request.params.name, { allowUnhealthy: true });
     const expectation = found.node.sync.expect(found.record.id, "remove");
     try {
-      await found.node.engine.send("DELETE", `/containers/${found.record.id}`, { query: rawQuery(request.url) });
+      const removedByBackend = (await ctx.backend.removeContainer?.(found.record, queryBool(query(request).force))) === true;
+      if (!removedByBackend) await found.node.engine.send("DELETE", `/containers/${found.record.id}`, { query: rawQuery(request.url) });
     } catch (err) {
       expectation.cancel();
       throw err;
@@ -295,9 +297,11 @@ async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise
   // A container just created through this manager is described by its engine first, so its row is the engine's.
   await ctx.cluster.completeProvisional();
   const rows: Array<{ record: ContainerRecord; node: Node }> = [];
+  const backend = ctx.backend;
   for (const record of ctx.cluster.containers()) {
     const node = ctx.cluster.nodeOf(record);
     if (!node) continue;
+    if (backend.listsContainer && !backend.listsContainer(record)) continue;
     const state = record.state;
     const healthy = node.isHealthy();
     if (!all && before === undefined && limit <= 0 && (!state.running || !healthy)) continue;

@@ -14,6 +14,8 @@ export interface ApiContext {
   readonly cluster: ClusterReader;
   /** Where containers are created (placement included), and the backend's `docker info` lines. */
   readonly backend: ClusterBackend;
+  /** The backend plugin's name (`swarm`, `mesos`), shown by `docker info`. */
+  readonly backendName: string;
   readonly events: EventHub;
   readonly logger: Logger;
   readonly strategyName: string;

@@ -4,6 +4,7 @@ import { request } from "undici";
 import { afterAll, describe, expect, it } from "vitest";
 import { Cluster } from "../cluster/cluster.js";
 import { EventHub } from "../cluster/events.js";
+import { nativeBackend } from "../host/native-backend.js";
 import { silentLogger } from "../host/logger.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import type { ApiContext } from "./context.js";
@@ -20,7 +21,8 @@ function build(overrides: Partial<ApiContext> = {}, options: ApiServerOptions = 
   });
   return createApiServer({
     cluster,
-    backend: cluster,
+    backend: nativeBackend(cluster),
+    backendName: "swarm",
     events,
     logger: silentLogger,
     strategyName: "spread",
@@ -58,6 +60,7 @@ describe("API basics (no engines)", () => {
       ["Role", "primary"],
       ["Strategy", "spread"],
       ["Filters", "health"],
+      ["Backend", "swarm"],
       ["Nodes", "0"],
     ]);
   });

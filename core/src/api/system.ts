@@ -40,7 +40,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const roleLines = ctx.roleLines();
     const key = `${cluster.version}\n${JSON.stringify(roleLines)}`;
     if (status.key !== key) {
-      const lines = [...roleLines, ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ...ctx.backend.statusLines()];
+      const lines = [...roleLines, ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ["Backend", ctx.backendName], ...ctx.backend.statusLines()];
       status = { key, json: JSON.stringify(lines) };
     }
     const { running, paused, stopped } = cluster.containerCounts();

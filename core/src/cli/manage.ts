@@ -96,8 +96,12 @@ export function manageCommand(program: Command): Command {
     .addOption(new Option("--engine-refresh-retry <n>", "deprecated; use --engine-failure-retry").argParser(integerOption("--engine-refresh-retry")))
     .option("--heartbeat <duration>", 'period between each heartbeat (default: "60s")')
     .option("--api-enable-cors, --cors", "enable CORS headers in the remote API")
-    .option("-c, --cluster-driver <driver>", 'cluster driver to use [swarm] (default: "swarm")')
-    .option("--cluster-opt <key=value>", "cluster driver options, repeatable:\n  * swarm.overcommit=0.05  overcommit to apply on resources\n  * swarm.createretry=0  container create retry count after initial failure", collect)
+    .option("-c, --cluster-driver <driver>", 'cluster driver to use [swarm, mesos-experimental] (default: "swarm")')
+    .option(
+      "--cluster-opt <key=value>",
+      "cluster driver options, repeatable:\n  * swarm.overcommit=0.05  overcommit to apply on resources\n  * swarm.createretry=0  container create retry count after initial failure\n  * mesos.address=  * mesos.port=  (checked; the v1 API needs no callback)\n  * mesos.checkpointfailover=false\n  * mesos.offertimeout=30s\n  * mesos.offerrefusetimeout=5s\n  * mesos.tasktimeout=5s\n  * mesos.user=\n  * mesos.failovertimeout=1m",
+      collect,
+    )
     .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
     .option("--refresh-on-node-filter", "refresh the named nodes' containers before listing with a node filter")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { text as readText } from "node:stream/consumers";
-import type { ClusterBackend, CreateContainerRequest, CreatedContainer } from "../extension-points/cluster-backend.js";
+import type { BackendContainer, CreateContainerRequest, CreatedContainer, EngineState } from "../extension-points/cluster-backend.js";
 import type { ContainerConfig, ContainerView, NodeView } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
@@ -32,12 +32,13 @@ const PENDING_SCAN_MS = 1000;
 const INSPECT_CACHE_SIZE = 256;
 
 /**
- * The native cluster backend: engines found by discovery, validated, mirrored, scheduled onto.
+ * The cluster's state, whatever its backend: engines (found by discovery, or named by a backend),
+ * validated, mirrored, and scheduled onto by the native placement (`placeAndCreate`).
  * Nodes live in a pending table (by address) until validated, then in the validated table (by
  * ID). What depends on every node (the order they are listed in, who is called what, the API
  * version they share) is worked out when a node joins, leaves or changes, not per request.
  */
-export class Cluster implements ClusterBackend, ClusterReader {
+export class Cluster implements EngineState, ClusterReader {
   private readonly index = new ContainerIndex();
   private readonly documents = new InspectCache(INSPECT_CACHE_SIZE);
   private readonly pendingNodes = new Map<string, Node>();
@@ -95,16 +96,31 @@ export class Cluster implements ClusterBackend, ClusterReader {
 
   /** Applies a full entry list from discovery: removals first, then additions (§2.6). */
   async setEntries(entries: readonly string[]): Promise<void> {
+    await this.applyEntries(entries);
+  }
+
+  /** A backend's engines: like discovery's entries, and resolves once the new ones are validated or have failed. */
+  async setEngines(addrs: readonly string[]): Promise<void> {
+    await Promise.allSettled(await this.applyEntries(addrs));
+  }
+
+  /** Applies a full entry list; resolves with the validations it started. */
+  private async applyEntries(entries: readonly string[]): Promise<Array<Promise<void>>> {
     const next = new Set(entries.filter((e) => e !== ""));
     const removed = [...this.currentEntries].filter((e) => !next.has(e));
     const added = [...next].filter((e) => !this.currentEntries.has(e));
     this.currentEntries = next;
     for (const addr of removed) await this.removeEngine(addr);
-    for (const addr of added) this.addEngine(addr);
+    const validations: Array<Promise<void>> = [];
+    for (const addr of added) {
+      const validation = this.addEngine(addr);
+      if (validation) validations.push(validation);
+    }
+    return validations;
   }
 
-  private addEngine(addr: string): void {
-    if (this.pendingNodes.has(addr) || this.validatedAt(addr)) return;
+  private addEngine(addr: string): Promise<void> | undefined {
+    if (this.pendingNodes.has(addr) || this.validatedAt(addr)) return undefined;
     const logger = this.options.logger.child({ engine: addr });
     const engine = new Engine(addr, {
       ...this.options.engine,
@@ -125,7 +141,7 @@ export class Cluster implements ClusterBackend, ClusterReader {
     });
     this.pendingNodes.set(addr, node);
     this.changed(true);
-    void this.validate(node);
+    return this.validate(node);
   }
 
   private validatedAt(addr: string): Node | undefined {
@@ -389,9 +405,38 @@ export class Cluster implements ClusterBackend, ClusterReader {
     return new Set(byPrefix.map((m) => m.network.Id)).size === 1 ? byPrefix[0] : undefined;
   }
 
+  // ---- What a backend builds on ---------------------------------------------------------------
+
+  nodeAt(addr: string): NodeView | undefined {
+    return this.validatedAt(addr)?.view();
+  }
+
+  nameTaken(name: string): boolean {
+    return this.index.hasName(name) || this.reservedNames.has(name);
+  }
+
+  containerById(id: string): BackendContainer | undefined {
+    const record = this.index.get(id);
+    return record;
+  }
+
+  async readContainer(nodeId: string, id: string): Promise<BackendContainer | undefined> {
+    const record = await this.validated.get(nodeId)?.sync.reread(id);
+    return record;
+  }
+
+  async findLabelled(nodeId: string, key: string, value: string): Promise<BackendContainer[]> {
+    const node = this.validated.get(nodeId);
+    if (!node) return [];
+    await node.sync.refreshContainers(true);
+    const found: BackendContainer[] = [];
+    for (const record of this.index.values()) if (record.nodeId === nodeId && record.labels[key] === value) found.push(record);
+    return found;
+  }
+
   // ---- Container creation (§3.7) -----------------------------------------------------------
 
-  async createContainer(request: CreateContainerRequest): Promise<CreatedContainer> {
+  async placeAndCreate(request: CreateContainerRequest): Promise<CreatedContainer> {
     const config = normalizeConfig(request.config);
     validateReschedulePolicies(config);
     this.stripNodePrefixes(config);

@@ -74,6 +74,11 @@ export class ContainerRecord {
     private readonly rowSource: RowSource | undefined,
   ) {}
 
+  /** `created` under the name backends read it by (`BackendContainer`). */
+  get createdAt(): number {
+    return this.created;
+  }
+
   get provisional(): boolean {
     return this.rowSource === undefined;
   }

@@ -61,7 +61,7 @@ export class Rescheduler {
       // Off the lost engine first: its name is free again and it is not listed twice.
       node.dropContainer(record.id);
       try {
-        const created = await this.cluster.createContainer({ config: recreatedConfig(inspect), name: record.name, registryAuth: undefined });
+        const created = await this.cluster.placeAndCreate({ config: recreatedConfig(inspect), name: record.name, registryAuth: undefined });
         this.logger.info(`Rescheduled container ${record.id} from ${node.name} to ${created.node.name} as ${created.id}`);
         if (record.state.running) await this.startMoved(record.id, created.id, created.node.id);
       } catch (err) {

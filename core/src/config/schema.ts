@@ -29,6 +29,8 @@ export const SwarmConfigSchema = Type.Object(
     engineRefreshRetry: Type.Optional(Type.Integer()),
     cors: Type.Optional(Type.Boolean()),
     clusterDriver: Type.Optional(Type.String()),
+    /** The config file's name for `clusterDriver` (`--cluster-driver`): the cluster backend plugin. */
+    backend: Type.Optional(Type.String()),
     clusterOptions: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
     refreshOnNodeFilter: Type.Optional(Type.Boolean()),
     containerNameRefreshFilter: Type.Optional(Type.String()),

@@ -17,7 +17,7 @@ describe("swarm manage settings", () => {
     expect(settings.hosts).toEqual(["tcp://127.0.0.1:2375"]);
     expect(settings.heartbeat).toBe(60_000);
     expect(settings.engine).toEqual({ refreshMin: 30_000, refreshMax: 60_000, failureRetry: 3 });
-    expect(settings.cluster).toEqual({ driver: "swarm", overcommit: 0.05, createRetry: 0 });
+    expect(settings.cluster).toEqual({ driver: "swarm", options: {}, overcommit: 0.05, createRetry: 0 });
   });
 
   it.each<[SwarmConfig, string]>([
@@ -34,7 +34,6 @@ describe("swarm manage settings", () => {
     [{ discovery: "" }, "discovery required to manage a cluster. See 'swarm manage --help'."],
     [{ heartbeat: "60" }, 'invalid --heartbeat: time: missing unit in duration "60"'],
     [{ heartbeat: "500ms" }, "--heartbeat should be at least one second"],
-    [{ clusterDriver: "mesos-experimental" }, 'unsupported cluster "mesos-experimental"'],
     [{ clusterOptions: { "swarm.overcommit": "-2" } }, "swarm.overcommit should be larger than -1, -2.000000 is invalid"],
     [{ clusterOptions: { "swarm.createretry": "-1" } }, "swarm.createretry can not be negative, -1 is invalid"],
     [{ replication: true }, "--advertise address must be provided when using --leader-election"],

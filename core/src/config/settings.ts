@@ -25,7 +25,13 @@ export interface ManagerSettings {
   readonly replication: { readonly enabled: boolean; readonly ttl: number };
   readonly tls: TlsSettings | undefined;
   readonly engine: { readonly refreshMin: number; readonly refreshMax: number; readonly failureRetry: number };
-  readonly cluster: { readonly driver: string; readonly overcommit: number; readonly createRetry: number };
+  readonly cluster: {
+    readonly driver: string;
+    /** `--cluster-opt` as given, for the backend plugin to validate. */
+    readonly options: Readonly<Record<string, string>>;
+    readonly overcommit: number;
+    readonly createRetry: number;
+  };
   readonly cors: boolean;
   readonly refreshOnNodeFilter: boolean;
   readonly containerNameRefreshFilter: string;
@@ -118,9 +124,12 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
   if (heartbeat < 1000) fail("--heartbeat should be at least one second");
 
   // 4. Cluster driver and its options
-  const driver = config.clusterDriver ?? NATIVE_BACKEND;
-  if (driver !== NATIVE_BACKEND) fail(`unsupported cluster "${driver}"`);
-  const options = config.clusterOptions ?? {};
+  // The driver's name and its options' keys are checked against the loaded backend plugins later;
+  // the native backend's two options are read here, as the engines use them.
+  const driver = config.clusterDriver ?? config.backend ?? NATIVE_BACKEND;
+  const clusterOptions: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config.clusterOptions ?? {})) clusterOptions[key] = String(value);
+  const options = driver === NATIVE_BACKEND ? clusterOptions : {};
   const overcommitRaw = options["swarm.overcommit"];
   let overcommit = overcommitRaw === undefined ? 0.05 : Number(overcommitRaw);
   if (Number.isNaN(overcommit)) overcommit = 0;
@@ -152,7 +161,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     replication: { enabled: replication, ttl: replicationTtl },
     tls,
     engine: { refreshMin, refreshMax, failureRetry },
-    cluster: { driver, overcommit, createRetry },
+    cluster: { driver, options: clusterOptions, overcommit, createRetry },
     cors: config.cors === true,
     refreshOnNodeFilter: config.refreshOnNodeFilter === true,
     containerNameRefreshFilter: config.containerNameRefreshFilter ?? "",

@@ -4,6 +4,8 @@
  * third party's package.
  */
 export const BUILTIN_PLUGINS: readonly string[] = [
+  "@swarm/core/native-backend",
+  "@swarm/mesos",
   "@swarm/discovery-static",
   "@swarm/discovery-token",
   "@swarm/discovery-etcd",

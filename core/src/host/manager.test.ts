@@ -53,3 +53,40 @@ describe("the manager's listeners", () => {
     }
   });
 });
+
+describe("the cluster backend", () => {
+  const start = (config: Parameters<typeof resolveManagerSettings>[0]) =>
+    startManager(resolveManagerSettings({ discovery: "nodes://127.0.0.1:9", hosts: ["tcp://127.0.0.1:0"], ...config }, process.cwd()), capturingLogger([]));
+
+  it("refuses a driver no plugin provides, naming the ones loaded", async () => {
+    await expect(start({ clusterDriver: "kubernetes" })).rejects.toThrow('unsupported cluster "kubernetes" (valid: mesos, swarm)');
+  });
+
+  it("refuses a --cluster-opt the driver does not declare, listing the ones it does", async () => {
+    await expect(start({ clusterOptions: { "mesos.user": "root" } })).rejects.toThrow(
+      "--cluster-opt mesos.user: not an option of the swarm cluster driver (its options are swarm.overcommit, swarm.createretry)",
+    );
+  });
+
+  it("is chosen by the config file's backend key, under an alias, with options from the environment", async () => {
+    process.env.SWARM_MESOS_TASK_TIMEOUT = "soon";
+    try {
+      await expect(start({ backend: "mesos-experimental", discovery: "127.0.0.1:9" })).rejects.toThrow(
+        /backend\/mesos: create failed: invalid mesos.tasktimeout "soon"/,
+      );
+    } finally {
+      delete process.env.SWARM_MESOS_TASK_TIMEOUT;
+    }
+  });
+
+  it("names itself in docker info", async () => {
+    const manager = await start({});
+    try {
+      const address = manager.addresses[0]!.replace("tcp://", "http://");
+      const info = (await (await request(`${address}/info`)).body.json()) as { SystemStatus: Array<[string, string]> };
+      expect(info.SystemStatus).toContainEqual(["Backend", "swarm"]);
+    } finally {
+      await manager.stop();
+    }
+  });
+});

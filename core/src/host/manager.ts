@@ -124,7 +124,12 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     if (seen.has(plugin.definition.name)) throw new SwarmError("Config", `filter ${plugin.definition.name} is listed twice in --filter`);
     seen.add(plugin.definition.name);
   }
-  discoveryPlugin(host, settings.discovery);
+  const backendPlugin = host.registry.get("backend", settings.cluster.driver);
+  if (!backendPlugin) {
+    throw new SwarmError("Config", `unsupported cluster "${settings.cluster.driver}" (valid: ${host.registry.names("backend").join(", ")})`);
+  }
+  const usesDiscovery = (backendPlugin.definition as { usesDiscovery?: boolean }).usesDiscovery === true;
+  if (usesDiscovery) discoveryPlugin(host, settings.discovery);
   const leaderPlugin = settings.replication.enabled ? electorPlugin(host, settings.discovery) : undefined;
   for (const listen of settings.hosts) parseListenAddress(listen);
 
@@ -132,6 +137,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const strategyOptions = host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]);
   const filterOptions = filterPlugins.map((p) => host.validateOptions(p, settings.pluginOptions[p.definition.name]));
   const leaderOptions = leaderPlugin && host.validateOptions(leaderPlugin, settings.pluginOptions[leaderPlugin.definition.name]);
+  const backendOptions = host.validateOptions(backendPlugin, clusterOptions(backendPlugin, settings.cluster.options));
   for (const name of Object.keys(settings.pluginOptions)) {
     const known = ["filter", "strategy", "discovery", "leader", "backend"].some((k) => host.registry.get(k as never, name));
     if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
@@ -140,12 +146,14 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const strategy = await host.create("strategy", strategyPlugin, strategyOptions);
   const filters = [];
   for (const [index, plugin] of filterPlugins.entries()) filters.push(await host.create("filter", plugin, filterOptions[index]));
-  const discovery = await createDiscovery(host, settings.discovery, {
-    heartbeat: settings.heartbeat,
-    ttl: 180_000,
-    discoveryOptions: settings.discoveryOptions,
-    pluginOptions: settings.pluginOptions[discoveryPlugin(host, settings.discovery).definition.name],
-  });
+  const discovery = usesDiscovery
+    ? await createDiscovery(host, settings.discovery, {
+        heartbeat: settings.heartbeat,
+        ttl: 180_000,
+        discoveryOptions: settings.discoveryOptions,
+        pluginOptions: settings.pluginOptions[discoveryPlugin(host, settings.discovery).definition.name],
+      })
+    : undefined;
 
   const scheduler = new Scheduler(
     filters.map((f) => ({ name: f.name, filter: f.instance })),
@@ -166,6 +174,13 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     scheduler,
   });
 
+  const backend = await host.create("backend", backendPlugin, backendOptions, {
+    target: settings.discovery,
+    tls: settings.tls !== undefined,
+    state: cluster,
+    placement: scheduler,
+  } as never);
+
   let replication: Replication | undefined;
   if (leaderPlugin) {
     const elector = await host.create("leader", leaderPlugin, leaderOptions, {
@@ -180,15 +195,17 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
 
   for (const f of filters) await host.start(`filter/${f.name}`, f.instance);
   await host.start(`strategy/${strategy.name}`, strategy.instance);
-  await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
+  if (discovery) await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
   cluster.start();
+  await host.start(`backend/${backend.name}`, backend.instance);
   const rescheduler = new Rescheduler(cluster, logger.child({ component: "rescheduler" }), () => replication?.isPrimary() ?? true);
   rescheduler.start();
   host.signal.addEventListener("abort", () => undefined);
 
   const ctx: ApiContext = {
     cluster,
-    backend: cluster,
+    backend: backend.instance,
+    backendName: backend.name,
     events,
     logger,
     strategyName: strategy.name,
@@ -269,7 +286,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   // Engines are read once the API listens: with a thousand of them, reading first would keep the
   // API from answering (even `_ping`) until most had been read.
   const watchAbort = new AbortController();
-  const watching = watchDiscovery(discovery, cluster, logger, watchAbort.signal);
+  const watching = discovery ? watchDiscovery(discovery, cluster, logger, watchAbort.signal) : Promise.resolve();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -292,6 +309,26 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       return stopping;
     },
   };
+}
+
+/**
+ * A backend's options from `--cluster-opt`, each missing one taken from its environment variable;
+ * a key the backend does not declare is refused with the ones it does.
+ */
+function clusterOptions(plugin: LoadedPlugin, given: Readonly<Record<string, string>>): Record<string, string> {
+  const definition = plugin.definition as { name: string; options?: { properties?: Record<string, unknown> }; env?: Record<string, string> };
+  const declared = Object.keys(definition.options?.properties ?? {});
+  const unknown = Object.keys(given).filter((key) => !declared.includes(key));
+  if (unknown.length > 0) {
+    const choices = declared.length > 0 ? `its options are ${declared.join(", ")}` : "it takes no options";
+    throw new SwarmError("Config", `--cluster-opt ${unknown.join(", ")}: not an option of the ${definition.name} cluster driver (${choices})`);
+  }
+  const options: Record<string, string> = { ...given };
+  for (const [key, variable] of Object.entries(definition.env ?? {})) {
+    const value = process.env[variable];
+    if (options[key] === undefined && value !== undefined && value !== "") options[key] = value;
+  }
+  return options;
 }
 
 /** Feeds discovery updates to the cluster; store errors are logged once per distinct error. */

@@ -1,0 +1,32 @@
+import { Type } from "typebox";
+import { defineClusterBackend, type ClusterBackend, type EngineState } from "../extension-points/cluster-backend.js";
+import { NATIVE_BACKEND } from "./builtins.js";
+
+/** The native backend's view of a state: its engines are the cluster, placed onto by the filters and strategy. */
+export function nativeBackend(state: EngineState): ClusterBackend {
+  return {
+    nodeViews: () => state.nodeViews(),
+    createContainer: (request) => state.placeAndCreate(request),
+    statusLines: () => state.statusLines(),
+  };
+}
+
+/**
+ * `--cluster-driver swarm`, registered by core like any backend plugin. Its two options are read
+ * where the engines are configured (overcommit is part of every engine's capacity); declaring them
+ * here lets `--cluster-opt` be checked against them as against any backend's.
+ */
+export default defineClusterBackend({
+  name: NATIVE_BACKEND,
+  apiVersion: "^1",
+  description: "engines found by discovery, placed by the enabled filters and strategy",
+  usesDiscovery: true,
+  options: Type.Object(
+    {
+      "swarm.overcommit": Type.Optional(Type.String({ description: "overcommit to apply on resources (default 0.05)" })),
+      "swarm.createretry": Type.Optional(Type.String({ description: "container create retry count after initial failure (default 0)" })),
+    },
+    { additionalProperties: false },
+  ),
+  create: (ctx) => nativeBackend(ctx.state),
+});
