@@ -32,7 +32,8 @@
  *     command's environment), NetworkMode, Memory (mem MiB), CpuShares (cpus × 1024) and port bindings,
  *     then TASK_STARTING, start, TASK_RUNNING whose `data` is base64 of the `docker inspect` JSON array
  *     (as the Docker containerizer sends since Mesos 0.23). Launch errors → TASK_FAILED "Failed to launch
- *     container: <dockerd's message>" (REASON_CONTAINER_LAUNCH_FAILED). A container that exits on its own
+ *     container: <dockerd's message>" (SOURCE_AGENT, REASON_CONTAINER_LAUNCH_FAILED before TASK_STARTING;
+ *     SOURCE_EXECUTOR, REASON_EXECUTOR_TERMINATED after it). A container that exits on its own
  *     → TASK_FINISHED (status 0) or TASK_FAILED "Container exited with status N".
  *   - Status updates as agents send them: each has its own uuid (base64 of 16 bytes) and is resent every
  *     `statusUpdateRetryMs` until ACKNOWLEDGEd; as the agent's status update manager does, a task's next
@@ -516,6 +517,8 @@ class MesosMasterFake {
         res.end(errorText(err));
       });
     });
+    // A subscription is one request whose answer lasts for hours: no server-side timeout may end it.
+    server.requestTimeout = 0;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen({ host: "127.0.0.1", port: this.port }, () => {
