@@ -65,6 +65,8 @@ export class Cluster implements EngineState, ClusterReader {
       }
     | undefined;
   private readonly now: () => number;
+  /** Shared with every node: where a backend says containers' names come from. */
+  private readonly naming: { label: string | undefined } = { label: undefined };
 
   constructor(private readonly options: ClusterOptions) {
     this.now = options.now ?? Date.now;
@@ -129,7 +131,7 @@ export class Cluster implements EngineState, ClusterReader {
       onHealthChange: (_engine, change) => this.onHealthChange(node, change),
       onFailureCount: () => node.touch(),
     });
-    const node: Node = new Node(engine, this.index, (changed) => this.onNodeChange(changed));
+    const node: Node = new Node(engine, this.index, (changed) => this.onNodeChange(changed), this.naming);
     node.sync = new NodeSync(node, {
       refreshMin: this.options.engine.refreshMin,
       refreshMax: this.options.engine.refreshMax,
@@ -409,6 +411,10 @@ export class Cluster implements EngineState, ClusterReader {
 
   nodeAt(addr: string): NodeView | undefined {
     return this.validatedAt(addr)?.view();
+  }
+
+  nameContainersBy(label: string): void {
+    this.naming.label = label;
   }
 
   nameTaken(name: string): boolean {

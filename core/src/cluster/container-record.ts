@@ -30,6 +30,8 @@ export interface RecordNode {
   readonly name: string;
   readonly ip: string;
   readonly rawCpus: number;
+  /** A label whose value, when a container has it, is the container's name (`EngineState.nameContainersBy`). */
+  readonly nameLabel?: string | undefined;
   /** See `Engine.clockSkewMs`: added to the times the engine reports. */
   readonly clockSkewMs?: number;
 }
@@ -127,7 +129,7 @@ export class ContainerRecord {
     const record = new ContainerRecord(
       inspect.Id,
       node.id,
-      stripSlash(inspect.Name),
+      (node.nameLabel !== undefined ? labels[node.nameLabel] : undefined) || stripSlash(inspect.Name),
       labels,
       image,
       inspect.Image,

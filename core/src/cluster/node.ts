@@ -37,7 +37,12 @@ export class Node implements RecordNode {
     readonly engine: Engine,
     private readonly index: ContainerIndex,
     private readonly onChange: (node: Node) => void,
+    private readonly naming: { readonly label: string | undefined } = { label: undefined },
   ) {}
+
+  get nameLabel(): string | undefined {
+    return this.naming.label;
+  }
 
   get id(): string {
     return this.engine.id;

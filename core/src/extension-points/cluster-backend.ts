@@ -71,6 +71,11 @@ export interface EngineState {
   nodeAt(addr: string): NodeView | undefined;
   /** Every validated engine as the scheduler sees it. */
   nodeViews(): readonly NodeView[];
+  /**
+   * Containers carrying this label are known by its value rather than by the name their engine
+   * gave them (a backend whose agents name containers themselves). Call it before any are read.
+   */
+  nameContainersBy(label: string): void;
   /** Whether a container (or a create in flight) already has this name. */
   nameTaken(name: string): boolean;
   /** A container by full ID. */

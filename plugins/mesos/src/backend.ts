@@ -73,6 +73,8 @@ export class MesosBackend implements ClusterBackend {
     private readonly options: MesosOptions,
   ) {
     this.logger = ctx.logger;
+    // Agents name containers after their Mesos container IDs; users know them by the name they asked for.
+    ctx.state.nameContainersBy(NAME_LABEL);
     this.locator = masterLocator(ctx.target);
     this.client = new SchedulerClient(
       this.locator,

@@ -55,7 +55,6 @@ export class SchedulerClient {
         for (const master of masters) {
           try {
             await this.subscribe(master, signal);
-            delay = RETRY_MIN_MS;
             lastError = undefined;
             break;
           } catch (err) {
@@ -65,6 +64,8 @@ export class SchedulerClient {
         if (lastError) throw lastError;
       } catch (err) {
         if (signal.aborted) break;
+        // A subscription that had been working starts the back-off afresh.
+        if (this.subscribed) delay = RETRY_MIN_MS;
         this.logger.warn(`Mesos master connection: ${errorMessage(err)}; retrying in ${delay / 1000}s`);
         // The leader may have moved: ask the locator again next time.
         this.master = undefined;
