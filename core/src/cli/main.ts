@@ -6,6 +6,7 @@ import { createCommand } from "./create.js";
 import { listCommand } from "./list.js";
 import { joinCommand } from "./join.js";
 import { discoveryCommand } from "./discovery.js";
+import { pluginsCommand } from "./plugins.js";
 import { fatal, logLevelOf, type GlobalOptions } from "./common.js";
 
 /** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   manageCommand(program);
   joinCommand(program);
   discoveryCommand(program);
+  pluginsCommand(program);
   program.addHelpText("after", "\nRun 'swarm COMMAND --help' for more information on a command.");
   return program;
 }

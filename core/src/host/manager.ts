@@ -315,7 +315,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
  * A backend's options from `--cluster-opt`, each missing one taken from its environment variable;
  * a key the backend does not declare is refused with the ones it does.
  */
-function clusterOptions(plugin: LoadedPlugin, given: Readonly<Record<string, string>>): Record<string, string> {
+export function clusterOptions(plugin: LoadedPlugin, given: Readonly<Record<string, string>>): Record<string, string> {
   const definition = plugin.definition as { name: string; options?: { properties?: Record<string, unknown> }; env?: Record<string, string> };
   const declared = Object.keys(definition.options?.properties ?? {});
   const unknown = Object.keys(given).filter((key) => !declared.includes(key));

@@ -23,8 +23,8 @@ export default defineClusterBackend({
   usesDiscovery: true,
   options: Type.Object(
     {
-      "swarm.overcommit": Type.Optional(Type.String({ description: "overcommit to apply on resources (default 0.05)" })),
-      "swarm.createretry": Type.Optional(Type.String({ description: "container create retry count after initial failure (default 0)" })),
+      "swarm.overcommit": Type.Optional(Type.String({ default: "0.05", description: "overcommit to apply on resources" })),
+      "swarm.createretry": Type.Optional(Type.String({ default: "0", description: "container create retry count after initial failure" })),
     },
     { additionalProperties: false },
   ),
