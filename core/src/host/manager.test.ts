@@ -1,3 +1,5 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Logger } from "../extension-points/plugin.js";
@@ -56,7 +58,7 @@ describe("the manager's listeners", () => {
 
 describe("the cluster backend", () => {
   const start = (config: Parameters<typeof resolveManagerSettings>[0]) =>
-    startManager(resolveManagerSettings({ discovery: "nodes://127.0.0.1:9", hosts: ["tcp://127.0.0.1:0"], ...config }, process.cwd()), capturingLogger([]));
+    startManager(resolveManagerSettings({ discovery: "nodes://127.0.0.1:9", hosts: ["tcp://127.0.0.1:0"], ...config }, path.dirname(fileURLToPath(import.meta.url))), capturingLogger([]));
 
   it("refuses a driver no plugin provides, naming the ones loaded", async () => {
     await expect(start({ clusterDriver: "kubernetes" })).rejects.toThrow('unsupported cluster "kubernetes" (valid: mesos, swarm)');
@@ -76,6 +78,28 @@ describe("the cluster backend", () => {
       );
     } finally {
       delete process.env.SWARM_MESOS_TASK_TIMEOUT;
+    }
+  });
+
+  it("loads a third party's backend from a config's plugins, with its options from --cluster-opt or its variable", async () => {
+    process.env.ACME_FIXED_ENGINES = "127.0.0.1:9";
+    const manager = await start({ plugins: ["./fixtures/fixed-backend.mjs"], clusterDriver: "acme/fixed", discovery: "anything" });
+    try {
+      const address = manager.addresses[0]!.replace("tcp://", "http://");
+      const info = (await (await request(`${address}/info`)).body.json()) as { SystemStatus: Array<[string, string]> };
+      expect(info.SystemStatus).toEqual(
+        expect.arrayContaining([
+          ["Backend", "acme/fixed"],
+          ["Fixed engines", "127.0.0.1:9"],
+          ["Creates", "0"],
+          ["Target", "anything"],
+        ]),
+      );
+      // Its engines are the state's: the unreachable one is listed, pending.
+      expect(manager.cluster.allNodes().map((node) => node.addr)).toEqual(["127.0.0.1:9"]);
+    } finally {
+      delete process.env.ACME_FIXED_ENGINES;
+      await manager.stop();
     }
   });
 
