@@ -4,6 +4,7 @@ import type { ContainerInspect, DockerEvent } from "../engines/docker-types.js";
 import { errorMessage } from "../errors/catalog.js";
 import { SwarmLabels, readLabelList } from "../scheduler/request.js";
 import type { Cluster } from "./cluster.js";
+import type { CreateContainerRequest, CreatedContainer } from "../extension-points/cluster-backend.js";
 import type { Node } from "./node.js";
 
 /**
@@ -21,6 +22,8 @@ export class Rescheduler {
     private readonly cluster: Cluster,
     private readonly logger: Logger,
     private readonly isPrimary: () => boolean,
+    /** The backend's create: a container is created again where and as its backend creates containers. */
+    private readonly create: (request: CreateContainerRequest) => Promise<CreatedContainer>,
   ) {}
 
   start(): void {
@@ -61,7 +64,7 @@ export class Rescheduler {
       // Off the lost engine first: its name is free again and it is not listed twice.
       node.dropContainer(record.id);
       try {
-        const created = await this.cluster.placeAndCreate({ config: recreatedConfig(inspect), name: record.name, registryAuth: undefined });
+        const created = await this.create({ config: recreatedConfig(inspect), name: record.name, registryAuth: undefined });
         this.logger.info(`Rescheduled container ${record.id} from ${node.name} to ${created.node.name} as ${created.id}`);
         if (record.state.running) await this.startMoved(record.id, created.id, created.node.id);
       } catch (err) {

@@ -198,7 +198,12 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   if (discovery) await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
   cluster.start();
   await host.start(`backend/${backend.name}`, backend.instance);
-  const rescheduler = new Rescheduler(cluster, logger.child({ component: "rescheduler" }), () => replication?.isPrimary() ?? true);
+  const rescheduler = new Rescheduler(
+    cluster,
+    logger.child({ component: "rescheduler" }),
+    () => replication?.isPrimary() ?? true,
+    (request) => backend.instance.createContainer(request),
+  );
   rescheduler.start();
   host.signal.addEventListener("abort", () => undefined);
 
