@@ -191,6 +191,13 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
       expect(info).toContain("Role: replica");
       expect(info).toContain(`Primary: ${first.host}`);
       expect((await cli(first, "info")).stdout).toContain("Role: primary");
+      // Both are ready (the replica knows its primary), and each says in its metrics which it is.
+      for (const [manager, leader] of [[first, 1], [second, 0]] as const) {
+        const ready = await request(`${manager.url}/readyz`);
+        expect(ready.statusCode).toBe(200);
+        await ready.body.dump();
+        expect(await (await request(`${manager.url}/metrics`)).body.text()).toContain(`\nswarm_leader ${leader}\n`);
+      }
 
       // Plain, streamed and hijacked requests through the replica reach the primary.
       await cli(second, "run", "-d", "--name", "via-replica", "--network", "none", "busybox", "sh", "-c", "echo from-the-container; sleep 600");

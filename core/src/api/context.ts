@@ -7,6 +7,8 @@ import type { ClusterBackend } from "../extension-points/cluster-backend.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError } from "../errors/catalog.js";
 import type { ReplicaRouting } from "./replica.js";
+import type { DecisionLog } from "../scheduler/decisions.js";
+import type { ManagerMetrics } from "../metrics/metrics.js";
 
 /** What route handlers may use. */
 export interface ApiContext {
@@ -26,6 +28,10 @@ export interface ApiContext {
   readonly containerNameRefreshFilter: string;
   /** `[["Role","primary"]]` or the replica's lines. */
   readonly roleLines: () => Array<[string, string]>;
+  /** Every placement decision: counts, failures by reason, the latest failures. */
+  readonly decisions: DecisionLog;
+  /** The manager's Prometheus metrics, served at /metrics, and told of every API request. */
+  readonly metrics?: ManagerMetrics | undefined;
   /** With `--replication`: where requests go while this manager is a replica. */
   readonly replica?: ReplicaRouting | undefined;
 }

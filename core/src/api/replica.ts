@@ -18,6 +18,9 @@ export interface ReplicaRouting {
   readonly tls: EngineTls | undefined;
 }
 
+/** The manager's own endpoints: health for orchestrators, metrics, the cluster view. */
+const MANAGER_OWN_PATHS = new Set(["/livez", "/readyz", "/metrics", "/swarm/status", "/ui"]);
+
 /**
  * Requests a replica answers itself (classic Swarm's rule): `_ping`, and `info` and `debug`, so
  * `docker info` on a replica shows its own view and the primary it follows. Everything under
@@ -26,7 +29,14 @@ export interface ReplicaRouting {
 export function servedByEveryManager(url: string): boolean {
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
-  return path.endsWith("/_ping") || path.endsWith("/info") || path.endsWith("/debug") || path.startsWith("/debug/");
+  return (
+    path.endsWith("/_ping") ||
+    path.endsWith("/info") ||
+    path.endsWith("/debug") ||
+    path.startsWith("/debug/") ||
+    MANAGER_OWN_PATHS.has(path) ||
+    path.startsWith("/ui/")
+  );
 }
 
 /** Where a request goes: served here, passed to the primary, or refused while none is known. */

@@ -8,6 +8,7 @@ import { nativeBackend } from "../host/native-backend.js";
 import { silentLogger } from "../host/logger.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import type { ApiContext } from "./context.js";
+import { DecisionLog } from "../scheduler/decisions.js";
 import { createApiServer, joinNodeQualifiedContainer, jsonProblem, type ApiServerOptions } from "./server.js";
 
 function build(overrides: Partial<ApiContext> = {}, options: ApiServerOptions = {}) {
@@ -32,6 +33,7 @@ function build(overrides: Partial<ApiContext> = {}, options: ApiServerOptions = 
     refreshOnNodeFilter: false,
     containerNameRefreshFilter: "",
     roleLines: () => [["Role", "primary"]],
+    decisions: new DecisionLog(),
     ...overrides,
   }, options);
 }

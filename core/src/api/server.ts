@@ -19,6 +19,7 @@ import { destinationOf, relayToPrimary } from "./replica.js";
 import { systemExtraRoutes } from "./system-extra.js";
 import { volumeRoutes } from "./volumes.js";
 import { systemRoutes } from "./system.js";
+import { operationsRoutes } from "./operations.js";
 
 const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)?$/;
 /** The longest path parameter served: a reference to an image on a registry, or to a container by node and name. */
@@ -128,6 +129,14 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     }
   });
 
+  // Metrics and the access log (debug level), by route template: never a container ID or a query.
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    ctx.metrics?.apiRequest(route, request.method, reply.statusCode, seconds);
+    ctx.logger.debug("request", { id: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+  });
+
   // dockerd answers `application/json` without a charset, and the docker CLI parses error bodies
   // only when the header is exactly that.
   app.addHook("onSend", async (_request, reply, payload) => {
@@ -162,6 +171,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   volumeRoutes(app, ctx);
   pluginRoutes(app, ctx);
   systemExtraRoutes(app, ctx);
+  operationsRoutes(app, ctx);
   for (const register of options.extraRoutes ?? []) register(app, ctx);
   return app;
 }

@@ -32,6 +32,8 @@ interface ManageFlags {
   discoveryOpt?: string[];
   refreshOnNodeFilter?: boolean;
   containerNameRefreshFilter?: string;
+  ui?: boolean;
+  metricsAddr?: string;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -63,6 +65,8 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   if (flags.discoveryOpt) config.discoveryOptions = keyValuePairs(flags.discoveryOpt, "--discovery-opt");
   set("refreshOnNodeFilter", flags.refreshOnNodeFilter);
   set("containerNameRefreshFilter", flags.containerNameRefreshFilter);
+  set("ui", flags.ui);
+  set("metricsAddr", flags.metricsAddr);
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
@@ -104,6 +108,8 @@ export function manageCommand(program: Command): Command {
     )
     .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
     .option("--refresh-on-node-filter", "refresh the named nodes' containers before listing with a node filter")
+    .option("--metrics-addr <host:port>", "also serve /metrics on this address, plain HTTP (it is always served on the API's listeners)")
+    .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")
     .action(async (args: string[], flags: ManageFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();

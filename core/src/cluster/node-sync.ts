@@ -121,6 +121,11 @@ export class NodeSync {
   /** Counts the event streams opened; a refresh that finds the same stream still open knows no event was lost. */
   private streams = 0;
   private streamsAtRefresh = -1;
+
+  /** Times the engine's event stream was opened again after it ended. */
+  get eventStreamReconnects(): number {
+    return Math.max(0, this.streams - 1);
+  }
   private refreshes = 0;
 
   constructor(

@@ -28,6 +28,10 @@ export const SwarmConfigSchema = Type.Object(
     engineFailureRetry: Type.Optional(Type.Integer()),
     engineRefreshRetry: Type.Optional(Type.Integer()),
     cors: Type.Optional(Type.Boolean()),
+    /** `--ui`: serve the cluster view at /ui/. */
+    ui: Type.Optional(Type.Boolean()),
+    /** `--metrics-addr`: a listener of its own for /metrics (plain HTTP, as dockerd's). */
+    metricsAddr: Type.Optional(Type.String()),
     clusterDriver: Type.Optional(Type.String()),
     /** The config file's name for `clusterDriver` (`--cluster-driver`): the cluster backend plugin. */
     backend: Type.Optional(Type.String()),

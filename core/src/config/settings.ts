@@ -38,6 +38,10 @@ export interface ManagerSettings {
   readonly logLevel: LogLevel;
   readonly debug: boolean;
   readonly experimental: boolean;
+  /** Serve the cluster view at /ui/. */
+  readonly ui: boolean;
+  /** `host:port` of a plain-HTTP listener serving only /metrics, besides the API's own /metrics. */
+  readonly metricsAddr: string | undefined;
   readonly plugins: readonly string[];
   readonly builtins: boolean;
   readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -149,6 +153,14 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     if (replicationTtl <= 0) fail("--replication-ttl should be a positive number");
   }
 
+  if (config.metricsAddr !== undefined) {
+    try {
+      parseHostPort(config.metricsAddr);
+    } catch {
+      fail(`invalid --metrics-addr ${JSON.stringify(config.metricsAddr)}: expected host:port, e.g. 127.0.0.1:9323`);
+    }
+  }
+
   const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
   return {
     discovery: config.discovery,
@@ -168,6 +180,8 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     logLevel: config.logLevel ?? (config.debug ? "debug" : "info"),
     debug: config.debug === true,
     experimental: config.experimental === true,
+    ui: config.ui === true,
+    metricsAddr: config.metricsAddr,
     plugins: config.plugins ?? [],
     builtins: config.builtins !== false,
     pluginOptions: config.pluginOptions ?? {},

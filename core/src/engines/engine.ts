@@ -27,7 +27,12 @@ export interface EngineOptions {
   readonly onFailureCount?: (engine: Engine) => void;
   readonly limits?: Partial<EngineLimits>;
   readonly now?: () => number;
+  /** Told of every call when its answer's headers arrive (or it fails): for metrics. */
+  readonly observe?: EngineCallObserver;
 }
+
+/** `status` is the engine's HTTP status, or 0 when no answer came (refused, busy, timed out). */
+export type EngineCallObserver = (engine: Engine, method: string, path: string, status: number, seconds: number) => void;
 
 export interface EngineResponse {
   readonly statusCode: number;
@@ -218,6 +223,8 @@ export class Engine {
     const query = typeof options.query === "string" ? options.query : encodeQuery(options.query);
     const fullPath = `${prefix}${path}${query ? `?${query}` : ""}`;
     const body = options.body;
+    const observe = this.options.observe;
+    const started = observe ? performance.now() : 0;
     try {
       const response =
         body instanceof Readable || body instanceof RawRequestBody
@@ -233,8 +240,10 @@ export class Engine {
             )
           : await this.dispatch(method, fullPath, options);
       this.recordSuccess();
+      observe?.(this, method, path, response.statusCode, (performance.now() - started) / 1000);
       return { statusCode: response.statusCode, headers: response.headers, body: response.body };
     } catch (err) {
+      observe?.(this, method, path, 0, (performance.now() - started) / 1000);
       if (options.signal?.aborted) throw err;
       if (isConnectionError(err)) {
         const message = `Cannot connect to the Docker daemon at tcp://${this.addr}. Is the docker daemon running?`;

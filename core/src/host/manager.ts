@@ -1,8 +1,12 @@
 import { chmod, rm } from "node:fs/promises";
+import * as http from "node:http";
 import * as net from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/context.js";
 import { debugRoutes } from "../api/debug.js";
+import { locateUi, uiRoutes } from "../api/ui.js";
+import { DecisionLog } from "../scheduler/decisions.js";
+import { ManagerMetrics, type MetricSources } from "../metrics/metrics.js";
 import { createApiServer } from "../api/server.js";
 import { Cluster } from "../cluster/cluster.js";
 import { Rescheduler } from "../cluster/rescheduler.js";
@@ -12,6 +16,7 @@ import type { Discovery } from "../extension-points/discovery.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { Replication } from "./replication.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { parseHostPort } from "../util/address.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { BUILTIN_PLUGINS } from "./builtins.js";
 import { PluginHost } from "./plugin-host.js";
@@ -44,6 +49,8 @@ export interface Manager {
   readonly app: FastifyInstance;
   /** The addresses actually bound (useful when a port was 0). */
   readonly addresses: readonly string[];
+  /** `http://host:port/metrics` with `--metrics-addr`. */
+  readonly metricsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -132,6 +139,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   if (usesDiscovery) discoveryPlugin(host, settings.discovery);
   const leaderPlugin = settings.replication.enabled ? electorPlugin(host, settings.discovery) : undefined;
   for (const listen of settings.hosts) parseListenAddress(listen);
+  const uiRoot = settings.ui ? locateUi() : undefined;
 
   // Validate every option block before creating anything.
   const strategyOptions = host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]);
@@ -155,13 +163,22 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       })
     : undefined;
 
+  const decisions = new DecisionLog();
   const scheduler = new Scheduler(
     filters.map((f) => ({ name: f.name, filter: f.instance })),
     { name: strategy.name, strategy: strategy.instance },
+    decisions,
   );
   const events = new EventHub();
-  const cluster = new Cluster({
+  let replication: Replication | undefined;
+  const metrics: ManagerMetrics = new ManagerMetrics(decisions, (): MetricSources => ({
+    cluster,
+    isPrimary: () => replication?.isPrimary() ?? true,
+    elections: () => replication?.elections ?? 0,
+  }));
+  const cluster: Cluster = new Cluster({
     engine: {
+      observe: metrics.engineCall,
       failureRetry: settings.engine.failureRetry,
       refreshMin: settings.engine.refreshMin,
       refreshMax: settings.engine.refreshMax,
@@ -181,7 +198,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     placement: scheduler,
   } as never);
 
-  let replication: Replication | undefined;
+
   if (leaderPlugin) {
     const elector = await host.create("leader", leaderPlugin, leaderOptions, {
       uri: splitDiscoveryUrl(settings.discovery),
@@ -220,6 +237,8 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     refreshOnNodeFilter: settings.refreshOnNodeFilter,
     containerNameRefreshFilter: settings.containerNameRefreshFilter,
     roleLines: () => replication?.roleLines() ?? [["Role", "primary"]],
+    decisions,
+    metrics,
     replica: replication && {
       isPrimary: () => replication.isPrimary(),
       primary: (signal) => replication.primary(signal),
@@ -229,7 +248,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   };
   const tls = settings.tls;
   const app = createApiServer(ctx, {
-    extraRoutes: settings.debug ? [debugRoutes] : [],
+    extraRoutes: [...(settings.debug ? [debugRoutes] : []), ...(uiRoot ? [uiRoutes(uiRoot)] : [])],
     ...(tls
       ? { https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.verify, rejectUnauthorized: tls.verify } }
       : {}),
@@ -288,10 +307,40 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     throw new SwarmError("Config", message, { cause: err });
   }
 
+  let metricsListener: http.Server | undefined;
+  let metricsUrl: string | undefined;
+  if (settings.metricsAddr) {
+    const served = metrics;
+    metricsListener = http.createServer((request, response) => {
+      if (request.method !== "GET" || (request.url ?? "").split("?")[0] !== "/metrics") {
+        response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "page not found" }));
+        return;
+      }
+      served.text().then(
+        (text) => response.writeHead(200, { "content-type": served.contentType }).end(text),
+        (err: unknown) => response.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ message: errorMessage(err) })),
+      );
+    });
+    const { host: metricsHost, port: metricsPort } = parseHostPort(settings.metricsAddr);
+    await new Promise<void>((resolve, reject) => {
+      metricsListener!.once("error", reject);
+      metricsListener!.listen(metricsPort, metricsHost, () => resolve());
+    }).catch(async (err: unknown) => {
+      await app.close().catch(() => undefined);
+      await rescheduler.stop();
+      await cluster.stop();
+      await host.stopAll();
+      throw new SwarmError("Config", `--metrics-addr ${settings.metricsAddr}: ${errorMessage(err)}`);
+    });
+    const bound = metricsListener.address() as net.AddressInfo;
+    metricsUrl = `http://${metricsHost}:${bound.port}/metrics`;
+    logger.info("Serving metrics", { addr: metricsUrl });
+  }
+
   // Engines are read once the API listens: with a thousand of them, reading first would keep the
   // API from answering (even `_ping`) until most had been read.
   const watchAbort = new AbortController();
-  const watching = discovery ? watchDiscovery(discovery, cluster, logger, watchAbort.signal) : Promise.resolve();
+  const watching = discovery ? watchDiscovery(discovery, cluster, logger, metrics, watchAbort.signal) : Promise.resolve();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -299,6 +348,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     host,
     app,
     addresses,
+    metricsUrl,
     stop() {
       stopping ??= (async () => {
         watchAbort.abort();
@@ -306,6 +356,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
         await replication?.stop();
         await rescheduler.stop();
         for (const listener of extraListeners) listener.close();
+        metricsListener?.close();
         await app.close().catch(() => undefined);
         await cluster.stop();
         await host.stopAll();
@@ -337,10 +388,12 @@ export function clusterOptions(plugin: LoadedPlugin, given: Readonly<Record<stri
 }
 
 /** Feeds discovery updates to the cluster; store errors are logged once per distinct error. */
-async function watchDiscovery(discovery: Discovery, cluster: Cluster, logger: Logger, signal: AbortSignal): Promise<void> {
+async function watchDiscovery(discovery: Discovery, cluster: Cluster, logger: Logger, metrics: ManagerMetrics, signal: AbortSignal): Promise<void> {
   let lastError = "";
   try {
     for await (const update of discovery.watch(signal)) {
+      if ("error" in update) metrics.discoveryFailed();
+      else metrics.discoveryRefreshed();
       if ("error" in update) {
         const message = errorMessage(update.error);
         if (message !== lastError) logger.error(`Discovery error: ${message}`);

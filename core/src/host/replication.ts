@@ -14,6 +14,8 @@ export const ELECTION_RETRY_MS = 10_000;
  */
 export class Replication {
   private current: LeadershipChange = { role: "replica", primary: undefined };
+  /** How many times this manager has seen a new primary elected (itself included). */
+  elections = 0;
   private readonly waiters = new Set<() => void>();
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
@@ -79,7 +81,10 @@ export class Replication {
     if (change.role === "primary" && before.role !== "primary") this.logger.info("Leader Election: Cluster leadership acquired");
     if (change.role === "replica" && before.role === "primary") this.logger.info("Leader Election: Cluster leadership lost");
     const now = this.knownPrimary();
-    if (now !== undefined && now !== "" && now !== was) this.logger.info(`New leader elected: ${now}`);
+    if (now !== undefined && now !== "" && now !== was) {
+      this.elections++;
+      this.logger.info(`New leader elected: ${now}`);
+    }
     for (const wake of [...this.waiters]) wake();
   }
 

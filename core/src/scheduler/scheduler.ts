@@ -2,6 +2,7 @@ import type { Filter, FilterPass } from "../extension-points/filter.js";
 import type { NodeView, ScheduleRequest } from "../extension-points/model.js";
 import type { Strategy } from "../extension-points/strategy.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
+import type { DecisionLog } from "./decisions.js";
 
 export interface NamedFilter {
   readonly name: string;
@@ -23,11 +24,31 @@ export const NO_NODES = "No nodes available in the cluster";
  * 1 node(s) are unhealthy".
  */
 export class SchedulingError extends SwarmError {
+  /** Nodes rejected, by reason text. */
   readonly reasons: ReadonlyMap<string, number>;
-  constructor(classic: string, detail: string, reasons: ReadonlyMap<string, number>) {
+  /** Nodes rejected, by the stable code of their reason. */
+  readonly codes: ReadonlyMap<string, number>;
+  /** Each distinct reason with its code and the number of nodes it rejected. */
+  readonly rejections: ReadonlyArray<{ readonly code: string; readonly text: string; readonly count: number }>;
+  constructor(classic: string, detail: string, tally: Tally) {
     super("Scheduling", detail === "" ? classic : `${classic}\n${detail}`, { detail });
     this.name = "SchedulingError";
-    this.reasons = reasons;
+    this.reasons = tally.reasons;
+    this.codes = tally.codes;
+    this.rejections = [...tally.reasons].map(([text, count]) => ({ code: tally.codeOf.get(text) ?? "", text, count }));
+  }
+}
+
+/** Why nodes were rejected, counted by text (for people) and by code (for metrics). */
+class Tally {
+  readonly reasons = new Map<string, number>();
+  readonly codes = new Map<string, number>();
+  readonly codeOf = new Map<string, string>();
+
+  add(code: string, reason: string): void {
+    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+    this.codeOf.set(reason, code);
   }
 }
 
@@ -39,22 +60,38 @@ export class Scheduler {
   constructor(
     readonly filters: readonly NamedFilter[],
     readonly strategy: NamedStrategy,
+    /** Where each decision is recorded, when something (metrics, the cluster view) reads them. */
+    readonly log?: DecisionLog,
   ) {}
 
   /** Candidate nodes ranked best first; throws SchedulingError when none fits. */
   rank(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView[] {
-    return this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.sort(request, candidates, total, reasons));
+    return this.recorded(request, () => this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.sort(request, candidates, total, reasons)));
   }
 
   /** The best node only: what a create needs, in one linear scan instead of a sort. */
   pick(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView {
-    return this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.best(request, candidates, total, reasons));
+    return this.recorded(request, () => this.withSoftFallback(request, nodes, (candidates, total, reasons) => this.best(request, candidates, total, reasons)));
+  }
+
+  private recorded<T>(request: ScheduleRequest, decide: () => T): T {
+    const log = this.log;
+    if (!log) return decide();
+    const started = performance.now();
+    try {
+      const decided = decide();
+      log.record(request, (performance.now() - started) / 1000, undefined);
+      return decided;
+    } catch (err) {
+      if (err instanceof SchedulingError) log.record(request, (performance.now() - started) / 1000, err);
+      throw err;
+    }
   }
 
   private withSoftFallback<T>(
     request: ScheduleRequest,
     nodes: readonly NodeView[],
-    choose: (candidates: readonly NodeView[], total: number, reasons: Map<string, number>) => T,
+    choose: (candidates: readonly NodeView[], total: number, reasons: Tally) => T,
   ): T {
     try {
       return choose(...this.filter(request, nodes, true));
@@ -68,10 +105,10 @@ export class Scheduler {
     request: ScheduleRequest,
     nodes: readonly NodeView[],
     enforceSoft: boolean,
-  ): [readonly NodeView[], number, Map<string, number>] {
+  ): [readonly NodeView[], number, Tally] {
     const context: FilterPass = { enforceSoft, nodes };
     let remaining: readonly NodeView[] = nodes;
-    const reasons = new Map<string, number>();
+    const reasons = new Tally();
     for (let index = 0; index < this.filters.length; index++) {
       const { name, filter } = this.filters[index]!;
       let prepared;
@@ -80,7 +117,7 @@ export class Scheduler {
       } catch (err) {
         // A bad expression fails placement with classic Swarm's "error from <filter> filter" line.
         if (err instanceof SwarmError && err.code === "SWARM_ERR_EXPRESSION") {
-          throw new SchedulingError(this.classicFilterMessage(request, index), "", new Map());
+          throw new SchedulingError(this.classicFilterMessage(request, index), "", new Tally());
         }
         throw err;
       }
@@ -91,21 +128,21 @@ export class Scheduler {
         for (const node of remaining) {
           const verdict = prepared.judge(node);
           if (verdict.ok) kept.push(node);
-          else reasons.set(verdict.reason, (reasons.get(verdict.reason) ?? 0) + 1);
+          else reasons.add(verdict.code, verdict.reason);
         }
       } catch (err) {
         throw pluginError(name, "judge", err);
       }
       if (kept.length === 0 && remaining.length > 0) {
-        throw new SchedulingError(this.classicFilterMessage(request, index), renderReasons(nodes.length, reasons), reasons);
+        throw new SchedulingError(this.classicFilterMessage(request, index), renderReasons(nodes.length, reasons.reasons), reasons);
       }
       remaining = kept;
     }
-    if (remaining.length === 0) throw new SchedulingError(NO_NODES, renderReasons(nodes.length, reasons), reasons);
+    if (remaining.length === 0) throw new SchedulingError(NO_NODES, renderReasons(nodes.length, reasons.reasons), reasons);
     return [remaining, nodes.length, reasons];
   }
 
-  private best(request: ScheduleRequest, candidates: readonly NodeView[], total: number, reasons: Map<string, number>): NodeView {
+  private best(request: ScheduleRequest, candidates: readonly NodeView[], total: number, reasons: Tally): NodeView {
     const { name, strategy } = this.strategy;
     const direction = tieDirection(strategy);
     let best: NodeView | undefined;
@@ -114,7 +151,7 @@ export class Scheduler {
       for (const node of candidates) {
         const result = strategy.score(request, node);
         if (!result.fits) {
-          reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+          reasons.add(result.code, result.reason);
           continue;
         }
         if (best === undefined || compareRanked(result.score, node, bestScore, best, direction) < 0) {
@@ -125,7 +162,7 @@ export class Scheduler {
     } catch (err) {
       throw pluginError(name, "score", err);
     }
-    if (best === undefined) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
+    if (best === undefined) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons.reasons), reasons);
     return best;
   }
 
@@ -133,7 +170,7 @@ export class Scheduler {
     request: ScheduleRequest,
     candidates: readonly NodeView[],
     total: number,
-    reasons: Map<string, number>,
+    reasons: Tally,
   ): NodeView[] {
     const { name, strategy } = this.strategy;
     const scored: Array<{ node: NodeView; score: number }> = [];
@@ -141,12 +178,12 @@ export class Scheduler {
       for (const node of candidates) {
         const result = strategy.score(request, node);
         if (result.fits) scored.push({ node, score: result.score });
-        else reasons.set(result.reason, (reasons.get(result.reason) ?? 0) + 1);
+        else reasons.add(result.code, result.reason);
       }
     } catch (err) {
       throw pluginError(name, "score", err);
     }
-    if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons), reasons);
+    if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons.reasons), reasons);
     const direction = tieDirection(strategy);
     scored.sort((a, b) => compareRanked(a.score, a.node, b.score, b.node, direction));
     return scored.map((entry) => entry.node);

@@ -1,0 +1,58 @@
+import { createReadStream, existsSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { SwarmError } from "../errors/catalog.js";
+import type { ApiContext } from "./context.js";
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+  ".woff2": "font/woff2",
+};
+
+/** Where the built cluster view is: the `@swarm/ui` package's `dist`, installed next to core. */
+export function locateUi(): string {
+  let manifest: string;
+  try {
+    manifest = createRequire(import.meta.url).resolve("@swarm/ui/package.json");
+  } catch {
+    throw new SwarmError("Config", "--ui: the cluster view is not installed; install @swarm/ui next to @swarm/core (npm install @swarm/ui)");
+  }
+  const root = path.join(path.dirname(manifest), "dist");
+  if (!existsSync(path.join(root, "index.html"))) {
+    throw new SwarmError("Config", `--ui: the cluster view in ${root} is not built; run npm run build`);
+  }
+  return root;
+}
+
+/**
+ * Serves the built cluster view under `/ui/`: its files as they are, `index.html` for the page
+ * itself. Names with a content hash (what the bundler emits) are cached for good; the page is not,
+ * so a new version is seen at the next load.
+ */
+export function uiRoutes(root: string): (app: FastifyInstance, ctx: ApiContext) => void {
+  return (app) => {
+    app.get("/ui", async (_request, reply) => reply.redirect("/ui/"));
+    app.get<{ Params: { "*": string } }>("/ui/*", async (request, reply) => {
+      const wanted = request.params["*"] === "" ? "index.html" : request.params["*"];
+      const file = path.resolve(root, wanted);
+      // Nothing outside the bundle: `..` and absolute paths are not files of the view.
+      if (!file.startsWith(`${root}${path.sep}`)) throw new SwarmError("NotFound", `page not found: /ui/${wanted}`);
+      const info = await stat(file).catch(() => undefined);
+      if (!info?.isFile()) throw new SwarmError("NotFound", `page not found: /ui/${wanted}`);
+      const hashed = /[-.][A-Za-z0-9_-]{8,}\.(js|css)$/.test(file);
+      return reply
+        .type(CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream")
+        .header("cache-control", hashed ? "public, max-age=31536000, immutable" : "no-cache")
+        .header("content-length", info.size)
+        .send(createReadStream(file));
+    });
+  };
+}
