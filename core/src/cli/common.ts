@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
-import { createPino, wrapPino, type LogLevel, LOG_LEVELS } from "../host/logger.js";
+import { createPino, defaultLogFormat, wrapPino, type LogFormat, type LogLevel, LOG_FORMATS, LOG_LEVELS } from "../host/logger.js";
 import type { Logger } from "../extension-points/plugin.js";
 
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -35,6 +35,7 @@ export function discoveryArgument(args: readonly string[], command: string, from
 export interface GlobalOptions {
   debug?: boolean;
   logLevel?: string;
+  logFormat?: string;
   experimental?: boolean;
 }
 
@@ -48,8 +49,16 @@ export function logLevelOf(global: GlobalOptions): LogLevel {
   return global.debug ? "debug" : "info";
 }
 
-export function makeLogger(level: LogLevel): { logger: Logger; pino: ReturnType<typeof createPino> } {
-  const pino = createPino(level);
+export function logFormatOf(global: GlobalOptions): LogFormat {
+  if (global.logFormat === undefined) return defaultLogFormat();
+  if (!LOG_FORMATS.includes(global.logFormat as LogFormat)) {
+    throw new SwarmError("Config", `invalid log format ${global.logFormat} (options: ${LOG_FORMATS.join(", ")})`);
+  }
+  return global.logFormat as LogFormat;
+}
+
+export function makeLogger(level: LogLevel, format: LogFormat = defaultLogFormat()): { logger: Logger; pino: ReturnType<typeof createPino> } {
+  const pino = createPino(level, process.stderr, format);
   return { logger: wrapPino(pino), pino };
 }
 

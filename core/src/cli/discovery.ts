@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { SwarmError } from "../errors/catalog.js";
 import { createTokenService } from "../token-service/server.js";
 import { formatHostPort, parseHostPort } from "../util/address.js";
-import { fatal, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+import { fatal, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface ServeFlags {
   addr: string;
@@ -31,7 +31,7 @@ export function discoveryCommand(program: Command): Command {
         } catch {
           throw new SwarmError("Config", `--addr should be of the form ip:port or hostname:port, got ${JSON.stringify(flags.addr)}`);
         }
-        const { logger } = makeLogger(logLevelOf(command.optsWithGlobals<GlobalOptions>()));
+        const { logger } = makeLogger(logLevelOf(command.optsWithGlobals<GlobalOptions>()), logFormatOf(command.optsWithGlobals<GlobalOptions>()));
         const app = createTokenService({ logger: logger.child({ component: "token-service" }) });
         await app.listen({ host: host === "" ? "0.0.0.0" : host, port });
         const bound = app.server.address();

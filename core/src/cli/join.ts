@@ -10,7 +10,7 @@ import { loadConfig } from "../config/load.js";
 import { withDeadline } from "../discovery/deadline.js";
 import { PluginHost } from "../host/plugin-host.js";
 import { formatGoDuration } from "../util/duration.js";
-import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+import { collect, discoveryArgument, fatal, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface JoinFlags {
   advertise?: string;
@@ -81,7 +81,7 @@ async function runJoin(args: readonly string[], flags: JoinFlags, global: Global
   if (ttl <= heartbeat) fail("--ttl must be strictly superior to the heartbeat value");
   const discoveryOptions = keyValuePairs(flags.discoveryOpt ?? [], "--discovery-opt");
 
-  const { logger } = makeLogger(logLevelOf(global));
+  const { logger } = makeLogger(logLevelOf(global), logFormatOf(global));
   const stop = new AbortController();
   // Filled in once the backend exists; a signal before that has nothing to close.
   const state: { opened?: OpenedDiscovery } = {};

@@ -7,7 +7,7 @@ import { listCommand } from "./list.js";
 import { joinCommand } from "./join.js";
 import { discoveryCommand } from "./discovery.js";
 import { pluginsCommand } from "./plugins.js";
-import { fatal, logLevelOf, type GlobalOptions } from "./common.js";
+import { fatal, logFormatOf, logLevelOf, type GlobalOptions } from "./common.js";
 
 /** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
 export function buildProgram(): Command {
@@ -18,12 +18,14 @@ export function buildProgram(): Command {
     .helpOption("-h, --help", "show help")
     .option("--debug", "debug mode [$DEBUG]", process.env.DEBUG !== undefined && process.env.DEBUG !== "" && process.env.DEBUG !== "0")
     .option("-l, --log-level <level>", 'Log level (options: debug, info, warn, error, fatal, panic) (default: "info")')
+    .option("--log-format <format>", "log format: text (coloured on a terminal) or json (default: text on a terminal, json otherwise)")
     .option("--experimental", "enable experimental features")
     .addHelpCommand("help [command]", "Shows a list of commands or help for one command")
     .showHelpAfterError("Run 'swarm COMMAND --help' for more information on a command.")
     .hook("preAction", (thisCommand) => {
       try {
         logLevelOf(thisCommand.opts<GlobalOptions>());
+        logFormatOf(thisCommand.opts<GlobalOptions>());
       } catch (err) {
         fatal(err);
       }

@@ -4,7 +4,7 @@ import type { SwarmConfig } from "../config/schema.js";
 import { resolveManagerSettings } from "../config/settings.js";
 import { DEFAULT_FILTERS } from "../host/builtins.js";
 import { startManager } from "../host/manager.js";
-import { collect, discoveryArgument, fatal, integerOption, keyValuePairs, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+import { collect, discoveryArgument, fatal, integerOption, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface ManageFlags {
   config?: string;
@@ -70,6 +70,7 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
+  if (global.logFormat !== undefined) set("logFormat", logFormatOf(global));
   return config;
 }
 
@@ -118,7 +119,7 @@ export function manageCommand(program: Command): Command {
         const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig(flags, global) };
         merged.discovery = discoveryArgument(args, "manage", loaded.config.discovery);
         const settings = resolveManagerSettings(merged, loaded.baseDir);
-        const { logger } = makeLogger(settings.logLevel);
+        const { logger } = makeLogger(settings.logLevel, settings.logFormat);
         if (loaded.file) logger.info(`Using config file ${loaded.file}`);
         const manager = await startManager(settings, logger);
         const shutdown = (signal: string) => {

@@ -48,6 +48,8 @@ export const SwarmConfigSchema = Type.Object(
         Type.Literal("panic"),
       ]),
     ),
+    /** `--log-format`: text or json; by default text on a terminal, json otherwise. */
+    logFormat: Type.Optional(Type.Union([Type.Literal("text"), Type.Literal("json")])),
     debug: Type.Optional(Type.Boolean()),
     experimental: Type.Optional(Type.Boolean()),
     pluginOptions: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../host/builtins.js";
-import type { LogLevel } from "../host/logger.js";
+import { defaultLogFormat, type LogFormat, type LogLevel } from "../host/logger.js";
 import { parseHostPort } from "../util/address.js";
 import { parseGoDuration } from "../util/duration.js";
 import type { SwarmConfig } from "./schema.js";
@@ -36,6 +36,7 @@ export interface ManagerSettings {
   readonly refreshOnNodeFilter: boolean;
   readonly containerNameRefreshFilter: string;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   readonly debug: boolean;
   readonly experimental: boolean;
   /** Serve the cluster view at /ui/. */
@@ -178,6 +179,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     refreshOnNodeFilter: config.refreshOnNodeFilter === true,
     containerNameRefreshFilter: config.containerNameRefreshFilter ?? "",
     logLevel: config.logLevel ?? (config.debug ? "debug" : "info"),
+    logFormat: config.logFormat ?? defaultLogFormat(),
     debug: config.debug === true,
     experimental: config.experimental === true,
     ui: config.ui === true,

@@ -1,19 +1,43 @@
 import { pino, type Logger as PinoLogger } from "pino";
+import pinoPretty from "pino-pretty";
 import type { LogFields, Logger } from "../extension-points/plugin.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "fatal" | "panic";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error", "fatal", "panic"];
 
-/** pino behind the small Logger interface plugins see; registry credentials are redacted. */
-export function createPino(level: LogLevel, destination: NodeJS.WritableStream = process.stdout): PinoLogger {
-  return pino(
-    {
-      level: level === "panic" ? "fatal" : level,
-      base: undefined,
-      redact: ['req.headers["x-registry-auth"]', "req.headers.authorization"],
-    },
-    destination as unknown as pino.DestinationStream,
-  );
+/** `text`: a line per entry for people, coloured on a terminal; `json`: one JSON object per line for machines. */
+export type LogFormat = "text" | "json";
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
+/** Text for a person at a terminal, JSON for whatever collects the logs otherwise. */
+export function defaultLogFormat(stream: NodeJS.WritableStream = process.stderr): LogFormat {
+  return (stream as { isTTY?: boolean }).isTTY === true ? "text" : "json";
+}
+
+/**
+ * pino behind the small Logger interface plugins see, on stderr as classic Swarm logged, with ISO
+ * times. Registry credentials are redacted should a request's headers ever be logged.
+ */
+export function createPino(level: LogLevel, destination: NodeJS.WritableStream = process.stderr, format: LogFormat = "json"): PinoLogger {
+  const options: pino.LoggerOptions = {
+    level: level === "panic" ? "fatal" : level,
+    base: undefined,
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // The level's name, not pino's number: what a person reading the JSON, or a log query, expects.
+    formatters: { level: (label) => ({ level: label }) },
+    redact: ['req.headers["x-registry-auth"]', "req.headers.authorization"],
+  };
+  if (format === "text") {
+    const pretty = pinoPretty({
+      destination,
+      sync: true,
+      colorize: (destination as { isTTY?: boolean }).isTTY === true,
+      translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+      singleLine: true,
+    });
+    return pino(options, pretty);
+  }
+  return pino(options, destination as unknown as pino.DestinationStream);
 }
 
 export function wrapPino(logger: PinoLogger): Logger {
