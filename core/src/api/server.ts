@@ -2,7 +2,7 @@ import { STATUS_CODES } from "node:http";
 import type { Duplex, Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
-import { VERSION } from "../host/builtins.js";
+import { VERSION } from "../version.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { DEFAULT_BODY_TIMEOUTS, limitBodyTime, type BodyTimeouts } from "./body-timeout.js";
 import { containerOpsRoutes } from "./container-ops.js";

@@ -2,7 +2,7 @@ import os from "node:os";
 import type { FastifyInstance } from "fastify";
 import { eventTimeNano, type ClusterEvent } from "../cluster/events.js";
 import { SwarmError } from "../errors/catalog.js";
-import { GIT_COMMIT, VERSION } from "../host/builtins.js";
+import { GIT_COMMIT, VERSION } from "../version.js";
 import { MIN_API_VERSION, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
 
 /** How far an `/events` subscriber may fall behind before it is dropped (classic Swarm: 10,000 events, 10 s). */

@@ -2,7 +2,7 @@ import { createReadStream, existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { SwarmError } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
 
@@ -39,9 +39,12 @@ export function locateUi(): string {
  */
 export function uiRoutes(root: string): (app: FastifyInstance, ctx: ApiContext) => void {
   return (app) => {
-    app.get("/ui", async (_request, reply) => reply.redirect("/ui/"));
-    app.get<{ Params: { "*": string } }>("/ui/*", async (request, reply) => {
-      const wanted = request.params["*"] === "" ? "index.html" : request.params["*"];
+    // The router takes `/ui` and `/ui/` for one route: only the bare one is sent to the other, so
+    // that the page's relative asset paths resolve under /ui/.
+    app.get("/ui", async (request, reply) => (request.url.split("?")[0]!.endsWith("/") ? serve(reply, "index.html") : reply.redirect("/ui/")));
+    app.get<{ Params: { "*": string } }>("/ui/*", async (request, reply) => serve(reply, request.params["*"] === "" ? "index.html" : request.params["*"]));
+
+    async function serve(reply: FastifyReply, wanted: string): Promise<FastifyReply> {
       const file = path.resolve(root, wanted);
       // Nothing outside the bundle: `..` and absolute paths are not files of the view.
       if (!file.startsWith(`${root}${path.sep}`)) throw new SwarmError("NotFound", `page not found: /ui/${wanted}`);
@@ -53,6 +56,6 @@ export function uiRoutes(root: string): (app: FastifyInstance, ctx: ApiContext) 
         .header("cache-control", hashed ? "public, max-age=31536000, immutable" : "no-cache")
         .header("content-length", info.size)
         .send(createReadStream(file));
-    });
+    }
   };
 }

@@ -1,6 +1,6 @@
 import "reflect-metadata";
 import { Command } from "commander";
-import { VERSION, GIT_COMMIT } from "../host/builtins.js";
+import { VERSION, GIT_COMMIT } from "../version.js";
 import { manageCommand } from "./manage.js";
 import { createCommand } from "./create.js";
 import { listCommand } from "./list.js";

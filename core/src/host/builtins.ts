@@ -45,5 +45,3 @@ export const DEFAULT_HOST = "tcp://127.0.0.1:2375";
 export const DEFAULT_KV_PATH = "docker/swarm/nodes";
 /** The leader lock's key under the discovery URL's prefix, whatever `kv.path` says. */
 export const LEADER_KV_PATH = "docker/swarm/leader";
-export const VERSION = "0.1.0";
-export const GIT_COMMIT = "HEAD";

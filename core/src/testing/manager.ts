@@ -13,6 +13,8 @@ export interface StartTestManagerOptions {
   readonly args?: readonly string[];
   /** Global flags placed before `manage` (e.g. `--debug`). */
   readonly globalArgs?: readonly string[];
+  /** The swarm CLI to run with node: this checkout's by default, or an installed package's `bin/swarm.js`. */
+  readonly bin?: string;
   /** Working directory (where the config file is searched for). */
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
@@ -51,7 +53,7 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
   const dir = await makeTempDir("swt-mgr-");
   const logFile = path.join(dir, "manager.log");
   const args = [
-    SWARM_BIN,
+    options.bin ?? SWARM_BIN,
     ...(options.globalArgs ?? []),
     "manage",
     "-H",
