@@ -9,6 +9,7 @@ import { SwarmError } from "../errors/catalog.js";
 import type { ReplicaRouting } from "./replica.js";
 import type { DecisionLog } from "../scheduler/decisions.js";
 import type { ManagerMetrics } from "../metrics/metrics.js";
+import type { NodeUsage } from "../monitoring/container-stats.js";
 
 /** What route handlers may use. */
 export interface ApiContext {
@@ -32,6 +33,8 @@ export interface ApiContext {
   readonly decisions: DecisionLog;
   /** The manager's Prometheus metrics, served at /metrics, and told of every API request. */
   readonly metrics?: ManagerMetrics | undefined;
+  /** With container monitoring: what a node's running containers use. */
+  readonly containerUsage?: ((nodeId: string) => NodeUsage | undefined) | undefined;
   /** With `--replication`: where requests go while this manager is a replica. */
   readonly replica?: ReplicaRouting | undefined;
 }

@@ -50,6 +50,7 @@ export function operationsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         cpus: { reserved: view.usedCpus, total: view.totalCpus },
         memory: { reserved: view.usedMemory, total: view.totalMemory },
         containers: { total: node.containers.size, running },
+        usage: ctx.containerUsage?.(node.id) ?? null,
       };
     });
     const log = ctx.decisions;

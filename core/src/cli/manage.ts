@@ -34,6 +34,8 @@ interface ManageFlags {
   containerNameRefreshFilter?: string;
   ui?: boolean;
   metricsAddr?: string;
+  monitorContainers?: string;
+  monitorConcurrency?: number;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -67,6 +69,8 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   set("containerNameRefreshFilter", flags.containerNameRefreshFilter);
   set("ui", flags.ui);
   set("metricsAddr", flags.metricsAddr);
+  set("monitorContainers", flags.monitorContainers);
+  set("monitorConcurrency", flags.monitorConcurrency);
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
@@ -110,6 +114,8 @@ export function manageCommand(program: Command): Command {
     .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
     .option("--refresh-on-node-filter", "refresh the named nodes' containers before listing with a node filter")
     .option("--metrics-addr <host:port>", "also serve /metrics on this address, plain HTTP (it is always served on the API's listeners)")
+    .option("--monitor-containers <interval>", "sample every running container's CPU, memory and network once per interval (e.g. 30s) for /metrics and the cluster view")
+    .option("--monitor-concurrency <n>", "stats calls in flight per engine at most (default: 2)", integerOption("--monitor-concurrency"))
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")
     .action(async (args: string[], flags: ManageFlags, command: Command) => {

@@ -32,6 +32,10 @@ export const SwarmConfigSchema = Type.Object(
     ui: Type.Optional(Type.Boolean()),
     /** `--metrics-addr`: a listener of its own for /metrics (plain HTTP, as dockerd's). */
     metricsAddr: Type.Optional(Type.String()),
+    /** `--monitor-containers`: sample every running container's stats once per this interval (off by default). */
+    monitorContainers: Type.Optional(Type.String()),
+    /** `--monitor-concurrency`: stats calls in flight per engine at most. */
+    monitorConcurrency: Type.Optional(Type.Integer()),
     clusterDriver: Type.Optional(Type.String()),
     /** The config file's name for `clusterDriver` (`--cluster-driver`): the cluster backend plugin. */
     backend: Type.Optional(Type.String()),

@@ -43,6 +43,8 @@ export interface ManagerSettings {
   readonly ui: boolean;
   /** `host:port` of a plain-HTTP listener serving only /metrics, besides the API's own /metrics. */
   readonly metricsAddr: string | undefined;
+  /** Container monitoring: a round over every running container per `intervalMs`, `perEngine` calls at a time. */
+  readonly monitoring: { readonly intervalMs: number; readonly perEngine: number } | undefined;
   readonly plugins: readonly string[];
   readonly builtins: boolean;
   readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -162,6 +164,17 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     }
   }
 
+  let monitoring: ManagerSettings["monitoring"];
+  if (config.monitorContainers !== undefined) {
+    const intervalMs = durationOption(config.monitorContainers, "--monitor-containers");
+    if (intervalMs < 1000) fail("--monitor-containers should be at least one second");
+    const perEngine = config.monitorConcurrency ?? 2;
+    if (!(perEngine >= 1)) fail("--monitor-concurrency should be at least 1");
+    monitoring = { intervalMs, perEngine };
+  } else if (config.monitorConcurrency !== undefined) {
+    fail("--monitor-concurrency needs --monitor-containers <interval>");
+  }
+
   const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
   return {
     discovery: config.discovery,
@@ -184,6 +197,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     experimental: config.experimental === true,
     ui: config.ui === true,
     metricsAddr: config.metricsAddr,
+    monitoring,
     plugins: config.plugins ?? [],
     builtins: config.builtins !== false,
     pluginOptions: config.pluginOptions ?? {},

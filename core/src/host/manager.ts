@@ -7,6 +7,7 @@ import { debugRoutes } from "../api/debug.js";
 import { locateUi, uiRoutes } from "../api/ui.js";
 import { DecisionLog } from "../scheduler/decisions.js";
 import { ManagerMetrics, type MetricSources } from "../metrics/metrics.js";
+import { StatsSampler } from "../monitoring/container-stats.js";
 import { createApiServer } from "../api/server.js";
 import { Cluster } from "../cluster/cluster.js";
 import { Rescheduler } from "../cluster/rescheduler.js";
@@ -215,6 +216,11 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   if (discovery) await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
   cluster.start();
   await host.start(`backend/${backend.name}`, backend.instance);
+  const sampler = settings.monitoring && new StatsSampler(cluster, settings.monitoring, logger.child({ component: "monitoring" }));
+  if (sampler) {
+    metrics.monitor(sampler, () => cluster);
+    sampler.start();
+  }
   const rescheduler = new Rescheduler(
     cluster,
     logger.child({ component: "rescheduler" }),
@@ -239,6 +245,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     roleLines: () => replication?.roleLines() ?? [["Role", "primary"]],
     decisions,
     metrics,
+    containerUsage: sampler && ((nodeId) => sampler.nodeUsage(nodeId)),
     replica: replication && {
       isPrimary: () => replication.isPrimary(),
       primary: (signal) => replication.primary(signal),
@@ -298,6 +305,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     await app.close().catch(() => undefined);
     await replication?.stop();
     await rescheduler.stop();
+    await sampler?.stop();
     await cluster.stop();
     await host.stopAll();
     const message = errorMessage(err);
@@ -327,7 +335,9 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       metricsListener!.listen(metricsPort, metricsHost, () => resolve());
     }).catch(async (err: unknown) => {
       await app.close().catch(() => undefined);
+      await replication?.stop();
       await rescheduler.stop();
+      await sampler?.stop();
       await cluster.stop();
       await host.stopAll();
       throw new SwarmError("Config", `--metrics-addr ${settings.metricsAddr}: ${errorMessage(err)}`);
@@ -355,6 +365,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
         // Resigning first lets another manager take over at once rather than after the lock's TTL.
         await replication?.stop();
         await rescheduler.stop();
+        await sampler?.stop();
         for (const listener of extraListeners) listener.close();
         metricsListener?.close();
         await app.close().catch(() => undefined);

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { ClusterReader } from "../cluster/reader.js";
 import type { Engine } from "../engines/engine.js";
 import type { DecisionLog } from "../scheduler/decisions.js";
+import type { NodeUsage, StatsSampler } from "../monitoring/container-stats.js";
 
 /** What the manager's metrics are read from at scrape time, not on every change. */
 export interface MetricSources {
@@ -184,6 +185,35 @@ export class ManagerMetrics {
     });
     this.discoveryUpdates = new Counter({ name: "swarm_discovery_refreshes_total", help: "Entry lists received from discovery", registers });
     this.discoveryErrors = new Counter({ name: "swarm_discovery_errors_total", help: "Errors reported by discovery", registers });
+  }
+
+  /** Container monitoring's figures, per node, from its latest samples. */
+  monitor(sampler: StatsSampler, cluster: () => ClusterReader): void {
+    const registers = [this.registry];
+    const perNode = (name: string, help: string, read: (usage: NodeUsage) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["node"],
+        registers,
+        collect() {
+          this.reset();
+          for (const node of cluster().nodes()) {
+            const usage = sampler.nodeUsage(node.id);
+            if (usage) this.set({ node: node.name }, read(usage));
+          }
+        },
+      });
+    perNode("swarm_node_container_cpu_cores", "CPU used by the node's running containers, in cores", (u) => u.cpuCores);
+    perNode("swarm_node_container_memory_bytes", "Memory used by the node's running containers, page cache excluded", (u) => u.memoryBytes);
+    perNode("swarm_node_container_network_receive_bytes_per_second", "Bytes the node's running containers receive per second", (u) => u.networkReceiveBytesPerSecond);
+    perNode("swarm_node_container_network_transmit_bytes_per_second", "Bytes the node's running containers send per second", (u) => u.networkTransmitBytesPerSecond);
+    const samples = new Counter({ name: "swarm_container_stats_samples_total", help: "One-shot stats calls made by container monitoring, by result", labelNames: ["result"], registers });
+    const seconds = new Histogram({ name: "swarm_container_stats_sample_duration_seconds", help: "Time an engine took to answer one stats call", buckets: SECONDS_BUCKETS, registers });
+    sampler.onSample = (took, ok) => {
+      samples.inc({ result: ok ? "ok" : "failed" });
+      seconds.observe(took);
+    };
   }
 
   /** An engine call's answer began (status) or never came (0). */
