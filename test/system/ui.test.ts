@@ -52,6 +52,8 @@ describe("the cluster view (swarm manage --ui)", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: [
         "--ui",
+        "--monitor-containers",
+        "1s",
         "--engine-refresh-min-interval",
         "1s",
         "--engine-refresh-max-interval",
@@ -124,6 +126,10 @@ describe("the cluster view (swarm manage --ui)", () => {
     const row = card(host).locator('[data-testid="container"][data-container="seen-live"]');
     await expect.poll(() => row.getAttribute("data-state"), { timeout: 15_000 }).toBe("running");
     expect(await row.textContent()).toContain("busybox");
+    // Container monitoring's sample of it shows on its node.
+    const usage = card(host).getByTestId("node-usage");
+    await expect.poll(async () => Number(await usage.getAttribute("data-memory-bytes").catch(() => "0")), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await usage.textContent()).toMatch(/in use: \d+\.\d\d CPUs/);
     await shot("2-live-container");
     noReloadNorError();
   });

@@ -17,6 +17,16 @@ export interface NodeStatus {
   readonly cpus: Usage;
   readonly memory: Usage;
   readonly containers: { readonly total: number; readonly running: number };
+  /** What the running containers use, with container monitoring on (`--monitor-containers`); null otherwise. */
+  readonly usage?: NodeUsage | null;
+}
+
+export interface NodeUsage {
+  readonly cpuCores: number;
+  readonly memoryBytes: number;
+  readonly networkReceiveBytesPerSecond: number;
+  readonly networkTransmitBytesPerSecond: number;
+  readonly sampled: number;
 }
 
 export interface FailureReason {

@@ -357,6 +357,12 @@ class NodeCard extends Component<CardProps> {
           <Bar label="CPUs" usage={node.cpus} format={formatCpus} testid="node-cpu" />
           <Bar label="memory" usage={node.memory} format={formatBytes} testid="node-memory" />
         </div>
+        {node.usage && (
+          <div class="node-usage" data-testid="node-usage" data-cpu-cores={node.usage.cpuCores} data-memory-bytes={node.usage.memoryBytes}>
+            in use: {node.usage.cpuCores.toFixed(2)} CPUs, {formatBytes(node.usage.memoryBytes)}, network {formatBytes(node.usage.networkReceiveBytesPerSecond)}/s in,{" "}
+            {formatBytes(node.usage.networkTransmitBytesPerSecond)}/s out
+          </div>
+        )}
         <button
           type="button"
           class="toggle"
@@ -387,6 +393,7 @@ function sameNode(a: NodeStatus, b: NodeStatus): boolean {
       a.memory.total === b.memory.total &&
       a.containers.total === b.containers.total &&
       a.containers.running === b.containers.running &&
+      JSON.stringify(a.usage ?? null) === JSON.stringify(b.usage ?? null) &&
       JSON.stringify(a.labels) === JSON.stringify(b.labels))
   );
 }
