@@ -38,7 +38,7 @@ export function systemRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/info", async (_request, reply) => {
     const cluster = ctx.cluster;
     const roleLines = ctx.roleLines();
-    const key = `${cluster.version}\n${JSON.stringify(roleLines)}`;
+    const key = `${cluster.version}\n${JSON.stringify(roleLines)}\n${ctx.strategyName}\n${ctx.filterNames.join(",")}\n${ctx.backend.statusVersion?.() ?? ""}`;
     if (status.key !== key) {
       const lines = [...roleLines, ["Strategy", ctx.strategyName], ["Filters", ctx.filterNames.join(", ")], ["Backend", ctx.backendName], ...ctx.backend.statusLines()];
       status = { key, json: JSON.stringify(lines) };

@@ -4,6 +4,10 @@ import type { SwarmConfig } from "../config/schema.js";
 import { resolveManagerSettings } from "../config/settings.js";
 import { DEFAULT_FILTERS } from "../host/builtins.js";
 import { startManager } from "../host/manager.js";
+import { SwarmError, errorMessage } from "../errors/catalog.js";
+import type { Logger } from "../extension-points/plugin.js";
+import { watch } from "node:fs";
+import path from "node:path";
 import { collect, discoveryArgument, fatal, integerOption, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface ManageFlags {
@@ -36,6 +40,7 @@ interface ManageFlags {
   metricsAddr?: string;
   monitorContainers?: string;
   monitorConcurrency?: number;
+  watchConfig?: boolean;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -116,18 +121,34 @@ export function manageCommand(program: Command): Command {
     .option("--metrics-addr <host:port>", "also serve /metrics on this address, plain HTTP (it is always served on the API's listeners)")
     .option("--monitor-containers <interval>", "sample every running container's CPU, memory and network once per interval (e.g. 30s) for /metrics and the cluster view")
     .option("--monitor-concurrency <n>", "stats calls in flight per engine at most (default: 2)", integerOption("--monitor-concurrency"))
+    .option("--watch-config", "reload the filters, the strategy and their options when the config file changes (SIGHUP always does)")
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")
     .action(async (args: string[], flags: ManageFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       try {
-        const loaded = await loadConfig(flags.config === undefined ? {} : { explicitFile: flags.config });
-        const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig(flags, global) };
-        merged.discovery = discoveryArgument(args, "manage", loaded.config.discovery);
-        const settings = resolveManagerSettings(merged, loaded.baseDir);
+        // The file as it is now, under the flags given at start: at start, and again at each reload.
+        const readSettings = async () => {
+          const loaded = await loadConfig(flags.config === undefined ? {} : { explicitFile: flags.config });
+          const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig(flags, global) };
+          merged.discovery = discoveryArgument(args, "manage", loaded.config.discovery);
+          return { settings: resolveManagerSettings(merged, loaded.baseDir), file: loaded.file };
+        };
+        const { settings, file } = await readSettings();
         const { logger } = makeLogger(settings.logLevel, settings.logFormat);
-        if (loaded.file) logger.info(`Using config file ${loaded.file}`);
+        if (file) logger.info(`Using config file ${file}`);
         const manager = await startManager(settings, logger);
+        const reload = (why: string) => {
+          logger.info(`${why}: reloading the configuration`);
+          void readSettings()
+            .then((next) => manager.reload(next.settings))
+            .catch((err: unknown) => logger.error(`Reload refused, the current configuration stays: ${errorMessage(err)}`));
+        };
+        process.on("SIGHUP", () => reload("Received SIGHUP"));
+        if (flags.watchConfig) {
+          if (!file) throw new SwarmError("Config", "--watch-config: there is no config file to watch; give one with --config");
+          watchFile(file, () => reload(`${file} changed`), logger);
+        }
         const shutdown = (signal: string) => {
           logger.info(`Received ${signal}, shutting down`);
           void manager.stop().then(
@@ -141,4 +162,24 @@ export function manageCommand(program: Command): Command {
         fatal(err);
       }
     });
+}
+
+/**
+ * Calls `changed` once an edit of `file` has settled: editors write in several steps (truncate,
+ * write, rename), each of which the watch reports.
+ */
+function watchFile(file: string, changed: () => void, logger: Logger): void {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(changed, 300);
+  };
+  // The directory, not the file: an editor that saves by renaming replaces the file watched.
+  const dir = path.dirname(file);
+  const name = path.basename(file);
+  const watcher = watch(dir, (_event, changedName) => {
+    if (changedName === null || changedName === name) arm();
+  });
+  watcher.on("error", (err) => logger.warn(`--watch-config: watching ${dir} failed: ${errorMessage(err)}`));
+  watcher.unref();
 }

@@ -21,6 +21,11 @@ export interface ClusterBackend extends Lifecycle {
   /** The backend's lines in `docker info`'s SystemStatus. */
   statusLines(): Array<[string, string]>;
   /**
+   * Changes whenever `statusLines` would answer differently for a reason other than the engines'
+   * state (which core tracks itself): Mesos's offers. Absent, the lines depend on the engines alone.
+   */
+  statusVersion?(): number;
+  /**
    * Whether `docker ps` lists this container. A backend that runs only some of its engines'
    * containers hides the others; absent, every container is listed.
    */

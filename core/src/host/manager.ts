@@ -1,6 +1,7 @@
 import { chmod, rm } from "node:fs/promises";
 import * as http from "node:http";
 import * as net from "node:net";
+import os from "node:os";
 import type { FastifyInstance } from "fastify";
 import type { ApiContext } from "../api/context.js";
 import { debugRoutes } from "../api/debug.js";
@@ -21,6 +22,7 @@ import { parseHostPort } from "../util/address.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { BUILTIN_PLUGINS } from "./builtins.js";
 import { PluginHost } from "./plugin-host.js";
+import { choosePlacement, startPlacement } from "./placement.js";
 import type { LoadedPlugin } from "./loader.js";
 
 export interface ListenAddress {
@@ -52,6 +54,12 @@ export interface Manager {
   readonly addresses: readonly string[];
   /** `http://host:port/metrics` with `--metrics-addr`. */
   readonly metricsUrl: string | undefined;
+  /**
+   * Applies a new configuration's filters, strategy and their options (and loads the plugins it
+   * adds) without dropping a connection or a request; throws, keeping the current ones, if the new
+   * ones are invalid. Other settings take effect at the next start.
+   */
+  reload(next: ManagerSettings): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,20 +126,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const host = new PluginHost(logger);
   await loadPlugins(host, settings);
 
-  const strategyPlugin = host.registry.get("strategy", settings.strategy);
-  if (!strategyPlugin) {
-    throw new SwarmError("Config", `strategy not supported: ${settings.strategy} (valid: ${host.registry.names("strategy").join(", ")})`);
-  }
-  const filterPlugins = settings.filters.map((name) => {
-    const plugin = host.registry.get("filter", name);
-    if (!plugin) throw new SwarmError("Config", `filter not supported: ${name} (valid: ${host.registry.names("filter").join(", ")})`);
-    return plugin;
-  });
-  const seen = new Set<string>();
-  for (const plugin of filterPlugins) {
-    if (seen.has(plugin.definition.name)) throw new SwarmError("Config", `filter ${plugin.definition.name} is listed twice in --filter`);
-    seen.add(plugin.definition.name);
-  }
+  const placement = choosePlacement(host, settings);
   const backendPlugin = host.registry.get("backend", settings.cluster.driver);
   if (!backendPlugin) {
     throw new SwarmError("Config", `unsupported cluster "${settings.cluster.driver}" (valid: ${host.registry.names("backend").join(", ")})`);
@@ -143,8 +138,6 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const uiRoot = settings.ui ? locateUi() : undefined;
 
   // Validate every option block before creating anything.
-  const strategyOptions = host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]);
-  const filterOptions = filterPlugins.map((p) => host.validateOptions(p, settings.pluginOptions[p.definition.name]));
   const leaderOptions = leaderPlugin && host.validateOptions(leaderPlugin, settings.pluginOptions[leaderPlugin.definition.name]);
   const backendOptions = host.validateOptions(backendPlugin, clusterOptions(backendPlugin, settings.cluster.options));
   for (const name of Object.keys(settings.pluginOptions)) {
@@ -152,9 +145,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
   }
 
-  const strategy = await host.create("strategy", strategyPlugin, strategyOptions);
-  const filters = [];
-  for (const [index, plugin] of filterPlugins.entries()) filters.push(await host.create("filter", plugin, filterOptions[index]));
+  const { filters, strategy } = await startPlacement(host, placement);
   const discovery = usesDiscovery
     ? await createDiscovery(host, settings.discovery, {
         heartbeat: settings.heartbeat,
@@ -165,11 +156,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     : undefined;
 
   const decisions = new DecisionLog();
-  const scheduler = new Scheduler(
-    filters.map((f) => ({ name: f.name, filter: f.instance })),
-    { name: strategy.name, strategy: strategy.instance },
-    decisions,
-  );
+  const scheduler = new Scheduler(filters, strategy, decisions);
   const events = new EventHub();
   let replication: Replication | undefined;
   const metrics: ManagerMetrics = new ManagerMetrics(decisions, (): MetricSources => ({
@@ -211,8 +198,6 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     replication = new Replication(elector.instance, settings.advertise ?? "", logger.child({ component: "replication" }));
   }
 
-  for (const f of filters) await host.start(`filter/${f.name}`, f.instance);
-  await host.start(`strategy/${strategy.name}`, strategy.instance);
   if (discovery) await host.start(`discovery/${splitDiscoveryUrl(settings.discovery).scheme}`, discovery);
   cluster.start();
   await host.start(`backend/${backend.name}`, backend.instance);
@@ -236,8 +221,12 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     backendName: backend.name,
     events,
     logger,
-    strategyName: strategy.name,
-    filterNames: filters.map((f) => f.name),
+    get strategyName() {
+      return scheduler.strategy.name;
+    },
+    get filterNames() {
+      return scheduler.filters.map((f) => f.name);
+    },
     experimental: settings.experimental,
     cors: settings.cors,
     refreshOnNodeFilter: settings.refreshOnNodeFilter,
@@ -353,12 +342,48 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const watching = discovery ? watchDiscovery(discovery, cluster, logger, metrics, watchAbort.signal) : Promise.resolve();
 
   let stopping: Promise<void> | undefined;
+  let current = settings;
+  const loadedPlugins = new Set(settings.plugins);
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = async (next: ManagerSettings): Promise<void> => {
+    const added = next.plugins.filter((specifier) => !loadedPlugins.has(specifier));
+    if (added.length > 0) {
+      await host.load(added, next.baseDir);
+      for (const specifier of added) loadedPlugins.add(specifier);
+    }
+    const choice = choosePlacement(host, next);
+    for (const name of Object.keys(next.pluginOptions)) {
+      const known = ["filter", "strategy", "discovery", "leader", "backend"].some((kind) => host.registry.get(kind as never, name));
+      if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
+    }
+    const started = await startPlacement(host, choice);
+    const old = { filters: scheduler.filters, strategy: scheduler.strategy };
+    scheduler.replace(started.filters, started.strategy);
+    for (const { filter } of old.filters) await host.stopOne(filter);
+    await host.stopOne(old.strategy.strategy);
+    const atRestart = settingsNeedingRestart(current, next);
+    if (atRestart.length > 0) logger.warn(`Reloaded; these settings changed and take effect at the next start: ${atRestart.join(", ")}`);
+    current = next;
+    const names = { strategy: started.strategy.name, filters: started.filters.map((f) => f.name).join(",") };
+    logger.info("Reloaded the configuration", names);
+    const nowMs = Date.now();
+    events.publish(
+      { Type: "daemon", Action: "reload", status: "reload", Actor: { ID: "", Attributes: names }, scope: "local", time: Math.floor(nowMs / 1000), timeNano: nowMs * 1_000_000 },
+      { Name: os.hostname(), Id: "", Addr: addresses[0] ?? "", Ip: "" },
+    );
+  };
   return {
     cluster,
     host,
     app,
     addresses,
     metricsUrl,
+    // One reload at a time, in the order asked.
+    reload(next) {
+      const run = reloading.then(() => reload(next));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     stop() {
       stopping ??= (async () => {
         watchAbort.abort();
@@ -376,6 +401,14 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       return stopping;
     },
   };
+}
+
+/** The settings a reload cannot apply: the ones that differ between the two, by name. */
+function settingsNeedingRestart(before: ManagerSettings, after: ManagerSettings): string[] {
+  const reloadable = new Set(["strategy", "filters", "pluginOptions", "plugins", "warnings", "baseDir"]);
+  return Object.keys(after).filter(
+    (key) => !reloadable.has(key) && JSON.stringify(before[key as keyof ManagerSettings]) !== JSON.stringify(after[key as keyof ManagerSettings]),
+  );
 }
 
 /**

@@ -149,6 +149,18 @@ export class PluginHost {
     }
   }
 
+  /** Stops one started instance (replaced by a reload) and forgets it. */
+  async stopOne(instance: Lifecycle): Promise<void> {
+    const index = this.started.findIndex((entry) => entry.instance === instance);
+    if (index < 0) return;
+    const [{ label }] = this.started.splice(index, 1) as [{ label: string; instance: Lifecycle }];
+    try {
+      await instance.stop?.();
+    } catch (err) {
+      this.logger.warn(`${label}: stop failed: ${errorMessage(err)}`);
+    }
+  }
+
   /** Stops everything started, newest first; safe to call twice. */
   async stopAll(): Promise<void> {
     this.abort.abort();

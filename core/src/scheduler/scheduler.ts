@@ -58,11 +58,28 @@ class Tally {
  */
 export class Scheduler {
   constructor(
-    readonly filters: readonly NamedFilter[],
-    readonly strategy: NamedStrategy,
+    private enabledFilters: readonly NamedFilter[],
+    private enabledStrategy: NamedStrategy,
     /** Where each decision is recorded, when something (metrics, the cluster view) reads them. */
     readonly log?: DecisionLog,
   ) {}
+
+  get filters(): readonly NamedFilter[] {
+    return this.enabledFilters;
+  }
+
+  get strategy(): NamedStrategy {
+    return this.enabledStrategy;
+  }
+
+  /**
+   * A reloaded configuration's filters and strategy. Decisions are synchronous, so one never sees
+   * half of each: every decision after this uses the new ones.
+   */
+  replace(filters: readonly NamedFilter[], strategy: NamedStrategy): void {
+    this.enabledFilters = filters;
+    this.enabledStrategy = strategy;
+  }
 
   /** Candidate nodes ranked best first; throws SchedulingError when none fits. */
   rank(request: ScheduleRequest, nodes: readonly NodeView[]): NodeView[] {

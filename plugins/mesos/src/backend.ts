@@ -67,6 +67,8 @@ export class MesosBackend implements ClusterBackend {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private readonly logger: Logger;
+  /** Bumped whenever the offers held change: `docker info` lists them. */
+  private offersVersion = 0;
 
   constructor(
     private readonly ctx: BackendContext<RawMesosOptions>,
@@ -139,6 +141,7 @@ export class MesosBackend implements ClusterBackend {
       for (const { timer } of agent.offers.values()) clearTimeout(timer);
       agent.offers.clear();
     }
+    this.offersVersion++;
   }
 
   /** After (re-)subscribing, asks the master where every task we know of stands. */
@@ -165,6 +168,7 @@ export class MesosBackend implements ClusterBackend {
       const timer = setTimeout(() => void this.declineUnused(offer.id.value), this.options.offerTimeout);
       timer.unref();
       agent.offers.set(offer.id.value, { offer, timer });
+      this.offersVersion++;
     }
     if (fresh.size > 0) {
       await this.ctx.state.setEngines([...this.agents.values()].map((agent) => agent.engine));
@@ -184,6 +188,7 @@ export class MesosBackend implements ClusterBackend {
       if (!held) continue;
       clearTimeout(held.timer);
       agent.offers.delete(offerId);
+      this.offersVersion++;
     }
   }
 
@@ -224,6 +229,7 @@ export class MesosBackend implements ClusterBackend {
   private forgetAgent(agent: Agent): void {
     for (const { timer } of agent.offers.values()) clearTimeout(timer);
     this.agents.delete(agent.id);
+    this.offersVersion++;
   }
 
   // ---- Nodes ---------------------------------------------------------------------------------
@@ -245,6 +251,10 @@ export class MesosBackend implements ClusterBackend {
       });
     }
     return views;
+  }
+
+  statusVersion(): number {
+    return this.offersVersion;
   }
 
   statusLines(): Array<[string, string]> {
@@ -413,6 +423,7 @@ export class MesosBackend implements ClusterBackend {
     const offers = [...agent.offers.values()].map(({ offer }) => offer);
     for (const { timer } of agent.offers.values()) clearTimeout(timer);
     agent.offers.clear();
+    this.offersVersion++;
     task.agentId = agent.id;
     task.state = "TASK_STAGING";
     clearTimeout(task.timer);

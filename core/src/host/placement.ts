@@ -1,0 +1,55 @@
+import { SwarmError } from "../errors/catalog.js";
+import type { ManagerSettings } from "../config/settings.js";
+import type { NamedFilter, NamedStrategy } from "../scheduler/scheduler.js";
+import type { Lifecycle } from "../extension-points/plugin.js";
+import type { LoadedPlugin } from "./loader.js";
+import type { PluginHost } from "./plugin-host.js";
+
+/** The strategy and filters a config names, found among the loaded plugins, with their options validated. */
+export interface PlacementChoice {
+  readonly strategy: { readonly plugin: LoadedPlugin; readonly options: unknown };
+  readonly filters: ReadonlyArray<{ readonly plugin: LoadedPlugin; readonly options: unknown }>;
+}
+
+/** Throws what `swarm manage` says of an unknown, repeated or misconfigured strategy or filter. */
+export function choosePlacement(host: PluginHost, settings: Pick<ManagerSettings, "strategy" | "filters" | "pluginOptions">): PlacementChoice {
+  const strategyPlugin = host.registry.get("strategy", settings.strategy);
+  if (!strategyPlugin) {
+    throw new SwarmError("Config", `strategy not supported: ${settings.strategy} (valid: ${host.registry.names("strategy").join(", ")})`);
+  }
+  const filterPlugins = settings.filters.map((name) => {
+    const plugin = host.registry.get("filter", name);
+    if (!plugin) throw new SwarmError("Config", `filter not supported: ${name} (valid: ${host.registry.names("filter").join(", ")})`);
+    return plugin;
+  });
+  const seen = new Set<string>();
+  for (const plugin of filterPlugins) {
+    if (seen.has(plugin.definition.name)) throw new SwarmError("Config", `filter ${plugin.definition.name} is listed twice in --filter`);
+    seen.add(plugin.definition.name);
+  }
+  return {
+    strategy: { plugin: strategyPlugin, options: host.validateOptions(strategyPlugin, settings.pluginOptions[strategyPlugin.definition.name]) },
+    filters: filterPlugins.map((plugin) => ({ plugin, options: host.validateOptions(plugin, settings.pluginOptions[plugin.definition.name]) })),
+  };
+}
+
+/** Creates and starts the chosen strategy and filters; if one fails, those already started are stopped. */
+export async function startPlacement(host: PluginHost, choice: PlacementChoice): Promise<{ filters: NamedFilter[]; strategy: NamedStrategy }> {
+  const started: Lifecycle[] = [];
+  try {
+    const strategy = await host.create("strategy", choice.strategy.plugin, choice.strategy.options);
+    const filters: NamedFilter[] = [];
+    for (const { plugin, options } of choice.filters) {
+      const filter = await host.create("filter", plugin, options);
+      await host.start(`filter/${filter.name}`, filter.instance);
+      started.push(filter.instance);
+      filters.push({ name: filter.name, filter: filter.instance });
+    }
+    await host.start(`strategy/${strategy.name}`, strategy.instance);
+    started.push(strategy.instance);
+    return { filters, strategy: { name: strategy.name, strategy: strategy.instance } };
+  } catch (err) {
+    for (const instance of started.reverse()) await host.stopOne(instance);
+    throw err;
+  }
+}
