@@ -7,6 +7,7 @@ import { listCommand } from "./list.js";
 import { joinCommand } from "./join.js";
 import { discoveryCommand } from "./discovery.js";
 import { pluginsCommand } from "./plugins.js";
+import { configCommand } from "./config.js";
 import { fatal, logFormatOf, logLevelOf, type GlobalOptions } from "./common.js";
 
 /** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   joinCommand(program);
   discoveryCommand(program);
   pluginsCommand(program);
+  configCommand(program);
   program.addHelpText("after", "\nRun 'swarm COMMAND --help' for more information on a command.");
   return program;
 }

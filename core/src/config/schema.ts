@@ -7,6 +7,7 @@ import { Type, type Static } from "typebox";
  */
 export const SwarmConfigSchema = Type.Object(
   {
+    $schema: Type.Optional(Type.String({ description: "the JSON Schema of this file, for editors: @swarm/core/config.schema.json" })),
     plugins: Type.Optional(Type.Array(Type.String(), { description: "extra plugin packages or files to load" })),
     builtins: Type.Optional(Type.Boolean({ description: "load the built-in plugins (default true)" })),
     discovery: Type.Optional(Type.String()),
@@ -58,7 +59,7 @@ export const SwarmConfigSchema = Type.Object(
     experimental: Type.Optional(Type.Boolean()),
     pluginOptions: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, title: "swarm manage configuration", $id: "https://swarm.invalid/swarm.config.schema.json" },
 );
 
 export type SwarmConfig = Static<typeof SwarmConfigSchema>;
