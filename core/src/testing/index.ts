@@ -13,5 +13,7 @@ export { startRegistry } from "./registry.js";
 export { establishedPorts } from "./sockets.js";
 export type { StartRegistryOptions, TestRegistry } from "./registry.js";
 export { makeContainer, makeImage, makeNode, makePluginContext, makeRequest, silentLogger } from "./builders.js";
+export { testFilter, testPlacement, testStrategy } from "./placement.js";
+export type { PlacementUnderTest, PluginUnderTest } from "./placement.js";
 export { startTestManager, waitForHealthyNodes } from "./manager.js";
 export type { StartTestManagerOptions, TestManager } from "./manager.js";

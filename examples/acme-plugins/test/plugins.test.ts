@@ -1,21 +1,7 @@
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
-import { PluginHost, Scheduler, silentLogger } from "@swarm/core/host";
-import { makeNode, makeRequest } from "@swarm/core/testing";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** Loads the example package's plugins by path, through the loader swarm uses for built-ins. */
-async function load() {
-  const host = new PluginHost(silentLogger);
-  await host.load(["../src/maintenance.ts", "../src/free-memory.ts"], here);
-  const filterPlugin = host.registry.get("filter", "acme/maintenance")!;
-  const strategyPlugin = host.registry.get("strategy", "acme/free-memory")!;
-  const filter = await host.create("filter", filterPlugin, host.validateOptions(filterPlugin, {}));
-  const strategy = await host.create("strategy", strategyPlugin, host.validateOptions(strategyPlugin, { reserveMiB: 512 }));
-  return new Scheduler([{ name: filter.name, filter: filter.instance }], { name: strategy.name, strategy: strategy.instance });
-}
+import { afterEach, describe, expect, it } from "vitest";
+import { makeNode, makeRequest, testFilter, testPlacement, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
+import maintenance, { REASON_IN_MAINTENANCE } from "../src/maintenance.js";
+import freeMemory from "../src/free-memory.js";
 
 const GiB = 1024 ** 3;
 const nodes = [
@@ -24,22 +10,35 @@ const nodes = [
   makeNode({ name: "node-3", totalMemory: 4 * GiB, usedMemory: 0 }),
 ];
 
+/** The example package's plugins, tested with swarm's public test kit only. */
 describe("example third-party plugins", () => {
-  it("avoid engines in maintenance and prefer free memory", async () => {
-    const scheduler = await load();
-    expect(scheduler.rank(makeRequest(), nodes).map((n) => n.name)).toEqual(["node-1", "node-3"]);
+  let placement: PlacementUnderTest | undefined;
+  afterEach(async () => {
+    await placement?.stop();
+    placement = undefined;
   });
 
-  it("let a request opt in to maintenance engines", async () => {
-    const scheduler = await load();
-    expect(scheduler.rank(makeRequest({ env: ["maintenance:ok"] }), nodes)[0]!.name).toBe("node-2");
+  it("keeps containers off engines in maintenance, unless a request opts in", async () => {
+    placement = await testFilter(maintenance);
+    expect(placement.rank(makeRequest(), nodes)).toEqual(["node-1", "node-3"]);
+    expect(placement.rank(makeRequest({ env: ["maintenance:ok"] }), nodes)).toEqual(["node-1", "node-2", "node-3"]);
+    expect(placement.reasons(makeRequest(), [nodes[1]!])).toEqual({ [REASON_IN_MAINTENANCE]: 1 });
   });
 
-  it("explain a refusal with their own reasons", async () => {
-    const scheduler = await load();
+  it("prefers free memory, keeping the reserve its options ask for", async () => {
+    placement = await testStrategy(freeMemory, { reserveMiB: 512 });
+    expect(placement.rank(makeRequest(), nodes)).toEqual(["node-2", "node-1", "node-3"]);
+  });
+
+  it("explain a refusal together with their own reasons", async () => {
+    placement = await testPlacement({ filters: [[maintenance]], strategy: [freeMemory, { reserveMiB: 512 }] });
     const request = makeRequest({ config: { HostConfig: { Memory: 7 * GiB } } });
-    expect(() => scheduler.rank(request, nodes)).toThrow(
+    expect(placement.refusal(request, nodes)).toBe(
       "no resources available to schedule container\n0/3 nodes available: 2 node(s) would keep less than 512 MiB free, 1 node(s) are in maintenance",
     );
+  });
+
+  it("are refused options their schema does not allow, as the manager refuses them", async () => {
+    await expect(testStrategy(freeMemory, { reserveMiB: "lots" })).rejects.toThrow(/strategy\/acme\/free-memory options are invalid:\n {2}pluginOptions\.acme\/free-memory\.reserveMiB/);
   });
 });
