@@ -7,6 +7,7 @@
  *     it (the docker CLI's own create body, then start): latency of create+start (p50/p90/p99/max),
  *     errors, throughput overall and per tenth of the fill;
  *   - `docker ps -a` (GET /containers/json?all=1) and `docker info` after the fill, several reps;
+ *   - a /metrics scrape before and after the fill (its cost must not grow with the containers);
  *   - the manager's memory (VmRSS, and the peak VmHWM) and CPU (utime+stime) during the fill;
  *   - what the fill cost the engines: requests per container created, overall and by route, and
  *     any call the fleet could not answer; how evenly the containers were spread;
@@ -424,6 +425,8 @@ interface RunResult {
   readonly fill: FillSummary;
   readonly ps: Timing;
   readonly info: Timing;
+  /** GET /metrics with the engines healthy and no container, then after the fill; undefined for a build without /metrics. */
+  readonly scrape: { readonly empty: Timing; readonly full: Timing } | undefined;
   readonly memory: { readonly afterStartupMiB: number; readonly afterFillMiB: number; readonly peakMiB: number };
   readonly cpu: { readonly startupSeconds: number; readonly fillSeconds: number; readonly perContainerMs: number };
   readonly fleetCpuShareDuringFill: number;
@@ -628,6 +631,12 @@ async function burst(url: string, createBody: string, clients: number): Promise<
   }
 }
 
+/** A scrape of /metrics, timed like the other reads; undefined when the build serves none. */
+async function scrapeTiming(client: Client, reps: number): Promise<Timing | undefined> {
+  if ((await client.call("GET", "/metrics")).status === 404) return undefined;
+  return timed(client, "/metrics", reps, (text) => `${(text.length / 1024).toFixed(0)} KiB, ${text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length} series`);
+}
+
 async function timed(client: Client, route: string, reps: number, check: (text: string) => string): Promise<Timing> {
   const times: number[] = [];
   let detail = "";
@@ -708,6 +717,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
     const startupStats = await fleet.call<FleetStats>("GET", "/stats");
     const afterStartup = memoryMiB(pid);
     const startupCpu = cpuSeconds(pid);
+    const scrapeEmpty = await scrapeTiming(client, options.reps);
     console.error(`  ${build.label} r${round}: /_ping after ${pingSeconds.toFixed(2)} s, ${options.engines} engines healthy after ${healthySeconds.toFixed(2)} s; filling …`);
 
     await fleet.call("POST", "/stats/reset");
@@ -734,6 +744,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
       const { healthy, containers } = healthyCount(text);
       return `${healthy} healthy, ${containers} containers`;
     });
+    const scrapeFull = scrapeEmpty && (await scrapeTiming(client, options.reps));
 
     let latencyRun: LatencySummary | undefined;
     if (options.latencyConcurrency !== undefined) {
@@ -758,6 +769,7 @@ async function measure(build: Build, round: number, options: Options, fleet: Fle
       fill,
       ps,
       info,
+      scrape: scrapeEmpty && scrapeFull ? { empty: scrapeEmpty, full: scrapeFull } : undefined,
       memory: { afterStartupMiB: afterStartup.rss, afterFillMiB: afterFill.rss, peakMiB: end.peak },
       cpu: { startupSeconds: startupCpu, fillSeconds: fillCpu, perContainerMs: (fillCpu * 1000) / Math.max(fill.ok, 1) },
       fleetCpuShareDuringFill: (fleetCpu1 - fleetCpu0) / fill.seconds,
@@ -818,6 +830,8 @@ function report(runs: readonly RunResult[], options: Options, conditions: Record
     row(`create+start p99 / max (ms)`, (r) => `${fmt(r.fill.p99Ms)} / ${fmt(r.fill.maxMs)}`),
     row(`ps -a median / max (ms)`, (r) => `${fmt(r.ps.medianMs)} / ${fmt(r.ps.maxMs)} (${r.ps.detail})`),
     row(`info median / max (ms)`, (r) => `${fmt(r.info.medianMs)} / ${fmt(r.info.maxMs)} (${r.info.detail})`),
+    row(`/metrics scrape, no containers (ms)`, (r) => (r.scrape ? `${fmt(r.scrape.empty.medianMs)} / ${fmt(r.scrape.empty.maxMs)} (${r.scrape.empty.detail})` : "not served")),
+    row(`/metrics scrape after the fill (ms)`, (r) => (r.scrape ? `${fmt(r.scrape.full.medianMs)} / ${fmt(r.scrape.full.maxMs)} (${r.scrape.full.detail})` : "not served")),
     row("manager RSS after startup / fill (MiB)", (r) => `${fmt(r.memory.afterStartupMiB, 0)} / ${fmt(r.memory.afterFillMiB, 0)}`),
     row("manager peak RSS, VmHWM (MiB)", (r) => fmt(r.memory.peakMiB, 0)),
     row("manager CPU: startup / fill (s)", (r) => `${fmt(r.cpu.startupSeconds)} / ${fmt(r.cpu.fillSeconds)}`),

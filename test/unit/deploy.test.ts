@@ -28,7 +28,7 @@ describe("deploy/", () => {
     const unit = await readFile("deploy/swarm.service", "utf8");
     expect(unit).toContain("ExecStart=/usr/local/bin/swarm --log-format json manage --config /etc/swarm/swarm.config.json");
     const copy = path.join(dir, "swarm.service");
-    await writeFile(copy, unit.replace("/usr/local/bin/swarm", path.resolve("core/bin/swarm.js")));
+    await writeFile(copy, unit.replaceAll("/usr/local/bin/swarm", path.resolve("core/bin/swarm.js")));
     const verified = await run("systemd-analyze", ["verify", "--man=no", copy]);
     expect(verified.output).toBe("");
     expect(verified.code).toBe(0);
