@@ -45,15 +45,19 @@
 
 enum { SIGNAL_CANCEL = 1, SIGNAL_DROP = 2 };
 
-typedef enum { OUTCOME_DONE, OUTCOME_TRUNCATED, OUTCOME_BAD_CHUNK, OUTCOME_CLIENT_ERROR, OUTCOME_ENGINE_ERROR, OUTCOME_CANCELLED } outcome_t;
+/* Bumped whenever start()'s arguments change. */
+#define RELAY_ABI 2
 
-static const char *outcome_names[] = {"done", "truncated", "bad-chunk", "client-error", "engine-error", "cancelled"};
+typedef enum { OUTCOME_DONE, OUTCOME_TRUNCATED, OUTCOME_BAD_CHUNK, OUTCOME_CLIENT_ERROR, OUTCOME_ENGINE_ERROR, OUTCOME_CANCELLED, OUTCOME_IDLE } outcome_t;
+
+static const char *outcome_names[] = {"done", "truncated", "bad-chunk", "client-error", "engine-error", "cancelled", "idle"};
 
 typedef struct {
   int in_fd;
   int out_fd; /* the engine's socket, or /dev/null to read the body and drop it */
   int chunked;
   int64_t length; /* content-length bodies */
+  int idle_ms;    /* how long the client may send nothing before the relay gives up; -1: for ever */
   char *head;     /* body bytes the HTTP server had already read */
   size_t head_len, head_pos;
   int cancel_r, cancel_w;
@@ -96,13 +100,14 @@ static int stop_forwarding(relay_t *r, int error_number) {
   return 0;
 }
 
-/* Waits until fd is ready for `events`; -1 when cancelled. Readiness, hang-up or error alike
- * return 0: the next call on fd tells which. */
-static int wait_for(relay_t *r, int fd, short events) {
+/* Waits until fd is ready for `events`, at most timeout_ms (-1: no limit); -1 when cancelled or
+ * out of time. Readiness, hang-up or error alike return 0: the next call on fd tells which. */
+static int wait_for(relay_t *r, int fd, short events, int timeout_ms) {
   struct pollfd fds[2] = {{.fd = fd, .events = events}, {.fd = r->cancel_r, .events = POLLIN}};
   for (;;) {
-    int n = poll(fds, 2, -1);
+    int n = poll(fds, 2, timeout_ms);
     if (n < 0 && errno == EINTR) continue;
+    if (n == 0) return fail(r, OUTCOME_IDLE, 0);
     if (n < 0 || (fds[1].revents & (POLLHUP | POLLERR))) return fail(r, OUTCOME_CANCELLED, 0);
     if (fds[1].revents & POLLIN) {
       char signals[16];
@@ -130,7 +135,8 @@ static int flush(relay_t *r) {
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (wait_for(r, r->out_fd, POLLOUT) < 0) return -1;
+      /* The engine pushes back: no time limit, the client is not the one waiting. */
+      if (wait_for(r, r->out_fd, POLLOUT, -1) < 0) return -1;
     } else if (stop_forwarding(r, n < 0 ? errno : EPIPE) < 0) {
       return -1;
     }
@@ -141,7 +147,7 @@ static int flush(relay_t *r) {
 /* Nothing to read yet: what has gathered goes out first, then wait for the client. */
 static int wait_input(relay_t *r) {
   if (flush(r) < 0) return -1;
-  return wait_for(r, r->in_fd, POLLIN);
+  return wait_for(r, r->in_fd, POLLIN, r->idle_ms);
 }
 
 /* Copies bytes this code holds (framing, or body bytes read with the head) into the pipe. */
@@ -438,10 +444,12 @@ static napi_value throw_error(napi_env env, const char *message) {
 
 /* start(inFd, outFd, chunked, length, head) → [Promise<{outcome, errno, forwarded}>, handle] */
 static napi_value start(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) return throw_error(env, "start(inFd, outFd, chunked, length, head) takes five arguments");
+  if (argc != 6) return throw_error(env, "start(inFd, outFd, chunked, length, head, idleMs) takes six arguments");
+  int32_t idle_ms;
+  if (napi_get_value_int32(env, argv[5], &idle_ms) != napi_ok) return throw_error(env, "start: idleMs must be a number");
   int32_t in_fd, out_fd;
   bool chunked;
   double length;
@@ -464,6 +472,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   }
   r->chunked = chunked;
   r->length = (int64_t)length;
+  r->idle_ms = idle_ms > 0 ? idle_ms : -1;
 
   napi_value promise, handle, name, pair;
   napi_create_promise(env, &r->deferred, &promise);
@@ -515,6 +524,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"signal", NULL, signal_relay, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, 2, properties);
+  /* What start() takes: the JavaScript side refuses an addon built from other sources. */
+  napi_value abi;
+  napi_create_int32(env, RELAY_ABI, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
   return exports;
 }
 

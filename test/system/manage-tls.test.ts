@@ -154,6 +154,8 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: managerTls(),
       tls: clientTls(),
+      // At the most talkative level: the key must not reach the log even then.
+      globalArgs: ["--log-level", "debug"],
     });
     await waitForHealthyNodes(manager, 2);
   });
@@ -180,6 +182,13 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
     // Attached output over both TLS hops, after the CLI half-closes its side.
     expect(swarm("run", "--rm", "--network", "none", "busybox", "echo", "attached")).toBe("attached");
     swarm("rm", "-f", "secure");
+    // Whatever was logged at debug level on the way, no line of the manager's TLS key is in it.
+    const log = await readFile(manager.process.logFile, "utf8");
+    expect(log).toContain('"level":"debug"');
+    const keyLines = (await readFile(path.join(dir, "manager-key.pem"), "utf8")).split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"));
+    expect(keyLines.length).toBeGreaterThan(3);
+    for (const line of keyLines) expect(log).not.toContain(line);
+    expect(log).not.toContain("PRIVATE KEY");
   });
 
   it("relays a replica's requests to a TLS primary with the manager's own certificate", async () => {

@@ -2,15 +2,21 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "../extension-points/plugin.js";
 import { isTakenOverUpload } from "./raw-upload.js";
+import { UPLOAD_IDLE_MS } from "../engines/raw-body.js";
 
 export interface BodyTimeouts {
   /** A JSON document of which nothing arrives for this long is given up. */
   readonly idleMs: number;
   /** A JSON document (create, exec, network…) must have arrived whole within this long. */
   readonly jsonMs: number;
+  /**
+   * An upload (`docker cp`, `load`, `import`, a build context) whose client sends nothing for this
+   * long while the engine would take more is given up. No limit on its whole: it may be large.
+   */
+  readonly uploadIdleMs: number;
 }
 
-export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = { idleMs: 30_000, jsonMs: 60_000 };
+export const DEFAULT_BODY_TIMEOUTS: BodyTimeouts = { idleMs: 30_000, jsonMs: 60_000, uploadIdleMs: UPLOAD_IDLE_MS };
 
 /**
  * Bounds the time a client may take to send a JSON request body, and that time only: the answer
@@ -22,9 +28,6 @@ export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logg
   app.addHook("onRequest", async (request, reply) => {
     const raw = request.raw;
     if (!hasBody(raw) || isTakenOverUpload(raw) || raw.complete) return;
-    // Only documents the manager reads itself: a streamed upload (a build context, an image load)
-    // may pause for as long as its engine pushes back, which an idle timer cannot tell from a stall.
-    if (!(raw.headers["content-type"] ?? "").startsWith("application/json")) return;
     const socket = raw.socket as IncomingMessage["socket"] | null;
     // Requests injected without a socket (tests through app.inject) have nothing to time out.
     if (typeof socket?.setTimeout !== "function") return;
@@ -32,6 +35,10 @@ export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logg
       logger.debug(`HTTP error: ${why}`, { status: 408, url: raw.url });
       refuse(reply.raw, why);
     };
+    if (!(raw.headers["content-type"] ?? "").startsWith("application/json")) {
+      limitUploadIdleTime(raw, timeouts.uploadIdleMs, giveUp);
+      return;
+    }
     const onIdle = () => giveUp(`request body timed out: nothing arrived for ${timeouts.idleMs / 1000} s`);
     // On the request, not the socket: Node's server destroys a socket whose request does not
     // handle its timeout, before an answer could be written.
@@ -46,6 +53,31 @@ export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logg
     raw.once("end", done);
     raw.once("close", done);
   });
+}
+
+/**
+ * A streamed upload: the manager passes it on as it comes, pausing it while the engine pushes
+ * back. Silence while paused is the engine's doing and is waited out; silence while the manager
+ * would read is the client's, and ends the upload.
+ */
+function limitUploadIdleTime(raw: IncomingMessage, idleMs: number, giveUp: (why: string) => void): void {
+  if (idleMs <= 0) return;
+  const onIdle = () => {
+    if (raw.complete || raw.destroyed) return;
+    if (raw.isPaused() || raw.readableLength >= raw.readableHighWaterMark) {
+      // Armed again; the listener is already there.
+      raw.setTimeout(idleMs);
+      return;
+    }
+    giveUp(`request body timed out: nothing arrived for ${idleMs / 1000} s`);
+  };
+  raw.setTimeout(idleMs, onIdle);
+  const done = () => {
+    raw.socket?.setTimeout(0);
+    raw.off("timeout", onIdle);
+  };
+  raw.once("end", done);
+  raw.once("close", done);
 }
 
 function hasBody(request: IncomingMessage): boolean {

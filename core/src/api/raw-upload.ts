@@ -38,7 +38,7 @@ export function isTakenOverUpload(request: http.IncomingMessage): boolean {
  * Without the native relay, or where Node's internals differ from what this expects, nothing is
  * taken over and uploads stream through the parser as before.
  */
-export function takeOverUploads(app: FastifyInstance): void {
+export function takeOverUploads(app: FastifyInstance, idleMs: number): void {
   if (!spliceRelay()) return;
   const server = app.server;
   const live = new Set<{ socket: net.Socket; body: RawRequestBody }>();
@@ -65,7 +65,7 @@ export function takeOverUploads(app: FastifyInstance): void {
     const handle = readHandle(socket)!;
     handle.reading = false;
     handle.readStop();
-    const body = new RawRequestBody(socketFd(socket)!, framingOf(request), head);
+    const body = new RawRequestBody(socketFd(socket)!, framingOf(request), head, idleMs);
     (request as TakenRequest)[RAW_BODY] = body;
     const entry = { socket, body };
     live.add(entry);

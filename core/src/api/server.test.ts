@@ -189,7 +189,7 @@ describe("requests the HTTP layer refuses, on a real socket", () => {
 });
 
 describe("request bodies that never finish, on a real socket", () => {
-  const app = build({}, { bodyTimeouts: { idleMs: 300, jsonMs: 600 } });
+  const app = build({}, { bodyTimeouts: { idleMs: 300, jsonMs: 600, uploadIdleMs: 300 } });
   afterAll(() => app.close());
 
   async function send(head: string, chunks: string[], everyMs: number): Promise<{ status: number; body: string; ms: number }> {

@@ -101,7 +101,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     });
   } else {
     // Not with replication: a replica relays a request to the primary from Node's parsed stream.
-    takeOverUploads(app);
+    takeOverUploads(app, (options.bodyTimeouts ?? DEFAULT_BODY_TIMEOUTS).uploadIdleMs);
   }
   limitBodyTime(app, options.bodyTimeouts ?? DEFAULT_BODY_TIMEOUTS, ctx.logger);
 

@@ -41,6 +41,7 @@ interface ManageFlags {
   monitorContainers?: string;
   monitorConcurrency?: number;
   watchConfig?: boolean;
+  uploadIdleTimeout?: string;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -76,6 +77,7 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   set("metricsAddr", flags.metricsAddr);
   set("monitorContainers", flags.monitorContainers);
   set("monitorConcurrency", flags.monitorConcurrency);
+  set("uploadIdleTimeout", flags.uploadIdleTimeout);
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
@@ -121,6 +123,7 @@ export function manageCommand(program: Command): Command {
     .option("--metrics-addr <host:port>", "also serve /metrics on this address, plain HTTP (it is always served on the API's listeners)")
     .option("--monitor-containers <interval>", "sample every running container's CPU, memory and network once per interval (e.g. 30s) for /metrics and the cluster view")
     .option("--monitor-concurrency <n>", "stats calls in flight per engine at most (default: 2)", integerOption("--monitor-concurrency"))
+    .option("--upload-idle-timeout <duration>", "end an upload (cp, load, import, build context) whose client sends nothing this long with 408 (default: 60s)")
     .option("--watch-config", "reload the filters, the strategy and their options when the config file changes (SIGHUP always does)")
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")

@@ -37,6 +37,8 @@ export const SwarmConfigSchema = Type.Object(
     monitorContainers: Type.Optional(Type.String()),
     /** `--monitor-concurrency`: stats calls in flight per engine at most. */
     monitorConcurrency: Type.Optional(Type.Integer()),
+    /** `--upload-idle-timeout`: an upload whose client sends nothing this long (a Go duration) is ended with 408. */
+    uploadIdleTimeout: Type.Optional(Type.String()),
     clusterDriver: Type.Optional(Type.String()),
     /** The config file's name for `clusterDriver` (`--cluster-driver`): the cluster backend plugin. */
     backend: Type.Optional(Type.String()),

@@ -45,6 +45,8 @@ export interface ManagerSettings {
   readonly metricsAddr: string | undefined;
   /** Container monitoring: a round over every running container per `intervalMs`, `perEngine` calls at a time. */
   readonly monitoring: { readonly intervalMs: number; readonly perEngine: number } | undefined;
+  /** An upload's client silent this long (while the engine would take more) is answered 408. */
+  readonly uploadIdleMs: number;
   readonly plugins: readonly string[];
   readonly builtins: boolean;
   readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -175,6 +177,9 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     fail("--monitor-concurrency needs --monitor-containers <interval>");
   }
 
+  const uploadIdleMs = durationOption(config.uploadIdleTimeout ?? "60s", "--upload-idle-timeout");
+  if (uploadIdleMs < 1000) fail("--upload-idle-timeout should be at least one second");
+
   const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
   return {
     discovery: config.discovery,
@@ -198,6 +203,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     ui: config.ui === true,
     metricsAddr: config.metricsAddr,
     monitoring,
+    uploadIdleMs,
     plugins: config.plugins ?? [],
     builtins: config.builtins !== false,
     pluginOptions: config.pluginOptions ?? {},

@@ -3,7 +3,7 @@ import type * as net from "node:net";
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE } from "../errors/catalog.js";
 
 /** How a body relay ended (see core/native/splice-relay.c). */
-export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled";
+export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled" | "idle";
 
 export interface RelayResult {
   readonly outcome: RelayOutcome;
@@ -14,10 +14,13 @@ export interface RelayResult {
 }
 
 interface NativeRelay {
-  start(inFd: number, outFd: number, chunked: boolean, length: number, head: Buffer): [Promise<RelayResult>, object];
+  /** The arguments `start` takes; an addon built from other sources is not used. */
+  readonly abi: number;
+  start(inFd: number, outFd: number, chunked: boolean, length: number, head: Buffer, idleMs: number): [Promise<RelayResult>, object];
   signal(handle: object, kind: typeof SIGNAL_CANCEL | typeof SIGNAL_DROP): void;
 }
 
+const RELAY_ABI = 2;
 const SIGNAL_CANCEL = 1;
 const SIGNAL_DROP = 2;
 
@@ -33,7 +36,7 @@ export function spliceRelay(): NativeRelay | null {
   if (native === undefined) {
     try {
       native = createRequire(import.meta.url)("../../build/Release/splice_relay.node") as NativeRelay;
-      if (typeof native.start !== "function") native = null;
+      if (typeof native.start !== "function" || native.abi !== RELAY_ABI) native = null;
     } catch {
       native = null;
     }
@@ -54,6 +57,9 @@ const CLIENT_FAULTS: Partial<Record<RelayOutcome, string>> = {
   "client-error": "the client's connection failed while it sent the request body",
 };
 
+/** How long an upload's client may send nothing while the engine would take more. */
+export const UPLOAD_IDLE_MS = 60_000;
+
 /**
  * A request body still unread on the client's socket, taken from the HTTP server before it parsed
  * any of it (see api/raw-upload.ts). It is relayed to an engine once (`relayTo`) or, when no engine
@@ -67,6 +73,8 @@ export class RawRequestBody {
     private readonly framing: BodyFraming,
     /** Body bytes the HTTP server had read along with the head. */
     private readonly head: Buffer,
+    /** A client that sends nothing for this long (while the engine takes what comes) is given up; 0: never. */
+    readonly idleMs: number = UPLOAD_IDLE_MS,
   ) {}
 
   /**
@@ -102,14 +110,15 @@ export class RawRequestBody {
   private begin(outFd: number): Promise<RelayResult> {
     const relay = spliceRelay();
     if (!relay) return Promise.reject(new SwarmError("Internal", "the kernel upload relay is not available"));
-    const [done, handle] = relay.start(this.clientFd, outFd, this.framing.chunked, this.framing.chunked ? 0 : this.framing.length, this.head);
+    const [done, handle] = relay.start(this.clientFd, outFd, this.framing.chunked, this.framing.chunked ? 0 : this.framing.length, this.head, this.idleMs);
     this.relay = { done, handle };
     return done;
   }
 }
 
 /** The client's fault in a relay that did not finish, as a 400 for the client; undefined if it was not the client's. */
-export function clientFault(result: RelayResult): SwarmError | undefined {
+export function clientFault(result: RelayResult, idleMs = UPLOAD_IDLE_MS): SwarmError | undefined {
+  if (result.outcome === "idle") return new SwarmError("RequestTimeout", `request body timed out: nothing arrived for ${idleMs / 1000} s`);
   const message = CLIENT_FAULTS[result.outcome];
   return message === undefined ? undefined : new SwarmError("BadRequest", message);
 }

@@ -89,7 +89,7 @@ function spliceBody(out: http.ClientRequest, body: RawRequestBody, signal: Abort
       body.relayTo(socket).then(
         (result) => {
           if (result.outcome === "done") out.end();
-          else out.destroy(clientFault(result) ?? engineFault(result));
+          else out.destroy(clientFault(result, body.idleMs) ?? engineFault(result));
         },
         (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
       );

@@ -8,6 +8,7 @@ export const ErrorCodes = {
   BadRequest: { code: "SWARM_ERR_BAD_REQUEST", status: 400 },
   NotFound: { code: "SWARM_ERR_NOT_FOUND", status: 404 },
   Conflict: { code: "SWARM_ERR_CONFLICT", status: 409 },
+  RequestTimeout: { code: "SWARM_ERR_REQUEST_TIMEOUT", status: 408 },
   NotModified: { code: "SWARM_ERR_NOT_MODIFIED", status: 304 },
   Scheduling: { code: "SWARM_ERR_SCHEDULING", status: 500 },
   Engine: { code: "SWARM_ERR_ENGINE", status: 500 },

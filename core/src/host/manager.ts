@@ -10,6 +10,7 @@ import { DecisionLog } from "../scheduler/decisions.js";
 import { ManagerMetrics, type MetricSources } from "../metrics/metrics.js";
 import { StatsSampler } from "../monitoring/container-stats.js";
 import { createApiServer } from "../api/server.js";
+import { DEFAULT_BODY_TIMEOUTS } from "../api/body-timeout.js";
 import { Cluster } from "../cluster/cluster.js";
 import { Rescheduler } from "../cluster/rescheduler.js";
 import { EventHub } from "../cluster/events.js";
@@ -244,6 +245,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   };
   const tls = settings.tls;
   const app = createApiServer(ctx, {
+    bodyTimeouts: { ...DEFAULT_BODY_TIMEOUTS, uploadIdleMs: settings.uploadIdleMs },
     extraRoutes: [...(settings.debug ? [debugRoutes] : []), ...(uiRoot ? [uiRoutes(uiRoot)] : [])],
     ...(tls
       ? { https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.verify, rejectUnauthorized: tls.verify } }
