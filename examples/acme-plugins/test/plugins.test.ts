@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { makeNode, makeRequest, testFilter, testPlacement, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
+import { makeContainer, makeNode, makeRequest, testFilter, testPlacement, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
 import maintenance, { REASON_IN_MAINTENANCE } from "../src/maintenance.js";
 import freeMemory from "../src/free-memory.js";
+import leastRecent from "../src/least-recent.js";
 
 const GiB = 1024 ** 3;
 const nodes = [
@@ -28,6 +29,19 @@ describe("example third-party plugins", () => {
   it("prefers free memory, keeping the reserve its options ask for", async () => {
     placement = await testStrategy(freeMemory, { reserveMiB: 512 });
     expect(placement.rank(makeRequest(), nodes)).toEqual(["node-2", "node-1", "node-3"]);
+  });
+
+  it("sends each container to the engine that received one least recently", async () => {
+    placement = await testStrategy(leastRecent);
+    let current = nodes.map((node) => ({ ...node }));
+    const placed: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [first] = placement.rank(makeRequest(), current);
+      placed.push(first!);
+      // The chosen engine now holds one more container, as the manager's view would show it.
+      current = current.map((node) => (node.name === first ? { ...node, containers: [...node.containers, makeContainer()] } : node));
+    }
+    expect(placed).toEqual(["node-1", "node-2", "node-3", "node-1", "node-2", "node-3"]);
   });
 
   it("explain a refusal together with their own reasons", async () => {
