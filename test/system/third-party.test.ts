@@ -16,7 +16,7 @@ describe("a third party's plugins from a config file", () => {
   const nodeOf = async (id: string) => (await swarm("inspect", "-f", "{{.Node.Name}}", id)).stdout.trim();
 
   beforeAll(async () => {
-    cluster = await startEngines(3, { labels: (i) => (i === 1 ? { maintenance: "true" } : {}) });
+    cluster = await startEngines(3, { labels: (i): Record<string, string> => (i === 1 ? { maintenance: "true" } : {}) });
     await ensureBusyboxImage(cluster.engines);
     dir = await mkdtemp(path.join(os.tmpdir(), "swt-third-party-"));
     await writeFile(

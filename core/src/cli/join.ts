@@ -19,6 +19,7 @@ interface JoinFlags {
   ttl: string;
   delay: string;
   discoveryOpt?: string[];
+  config?: string;
 }
 
 export const DISCOVERY_FORMS_HELP = `
@@ -44,10 +45,11 @@ export async function openDiscovery(
   url: string,
   logger: Logger,
   options: { heartbeat: number; ttl: number; discoveryOptions: Readonly<Record<string, string>> },
+  configFile?: string,
 ): Promise<OpenedDiscovery> {
   const host = new PluginHost(logger);
   // The config file may name third-party discovery plugins; filters and strategies are not needed here.
-  const { config, baseDir } = await loadConfig();
+  const { config, baseDir } = await loadConfig(configFile === undefined ? {} : { explicitFile: configFile });
   await host.load([...(config.builtins === false ? [] : BUILTIN_DISCOVERY_PLUGINS), ...(config.plugins ?? [])], baseDir);
   const discovery = await createDiscovery(host, url, options);
   await host.start(`discovery/${splitDiscoveryUrl(url).scheme}`, discovery);
@@ -93,7 +95,7 @@ async function runJoin(args: readonly string[], flags: JoinFlags, global: Global
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
 
-  state.opened = await openDiscovery(url, logger, { heartbeat, ttl, discoveryOptions });
+  state.opened = await openDiscovery(url, logger, { heartbeat, ttl, discoveryOptions }, flags.config);
   const { discovery } = state.opened;
   if (stop.signal.aborted) return;
 
@@ -137,6 +139,7 @@ export function joinCommand(program: Command): Command {
     .option("--ttl <duration>", "set the expiration of an ephemeral node", "180s")
     .option("--delay <duration>", "add a random delay in [0s,delay[ to avoid synchronized registration", "0s")
     .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
+    .option("--config <file>", "config file naming third-party discovery plugins (default: searched from the working directory)")
     .addHelpText("after", DISCOVERY_FORMS_HELP)
     .action(async (args: string[], flags: JoinFlags, command: Command) => {
       try {

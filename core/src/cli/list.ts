@@ -9,6 +9,7 @@ import { DISCOVERY_FORMS_HELP, closeDiscovery, openDiscovery, type OpenedDiscove
 interface ListFlags {
   timeout: string;
   discoveryOpt?: string[];
+  config?: string;
 }
 
 /** Classic `list` reads no registration TTL; this only has to satisfy backends that check it. */
@@ -45,7 +46,7 @@ async function runList(args: readonly string[], flags: ListFlags, global: Global
   const logger = wrapPino(createPino(logLevelOf({ ...global, logLevel: global.logLevel ?? (global.debug ? "debug" : "warn") }), process.stderr));
   let opened: OpenedDiscovery | undefined;
   try {
-    opened = await openDiscovery(url, logger, { heartbeat: timeout, ttl: UNUSED_TTL_MS, discoveryOptions });
+    opened = await openDiscovery(url, logger, { heartbeat: timeout, ttl: UNUSED_TTL_MS, discoveryOptions }, flags.config);
     const answer = await firstAnswer(opened, timeout);
     if ("timedOut" in answer) throw new SwarmError("Config", "Timed out");
     if ("error" in answer) throw answer.error;
@@ -73,6 +74,7 @@ export function listCommand(program: Command): Command {
     .argument("[discovery...]", "discovery service to use [$SWARM_DISCOVERY]")
     .option("--timeout <duration>", "timeout period", "10s")
     .option("--discovery-opt <key=value>", "discovery options, repeatable (kv.path, kv.cacertfile, kv.certfile, kv.keyfile)", collect)
+    .option("--config <file>", "config file naming third-party discovery plugins (default: searched from the working directory)")
     .addHelpText("after", DISCOVERY_FORMS_HELP)
     .action(async (args: string[], flags: ListFlags, command: Command) => {
       try {

@@ -4,6 +4,7 @@ import type { SwarmConfig } from "../config/schema.js";
 import { resolveManagerSettings } from "../config/settings.js";
 import { DEFAULT_FILTERS } from "../host/builtins.js";
 import { startManager } from "../host/manager.js";
+import { DISCOVERY_FORMS_HELP } from "./join.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { watch } from "node:fs";
@@ -127,6 +128,7 @@ export function manageCommand(program: Command): Command {
     .option("--watch-config", "reload the filters, the strategy and their options when the config file changes (SIGHUP always does)")
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")
+    .addHelpText("after", `${DISCOVERY_FORMS_HELP}\n\nWith -c mesos (mesos-experimental), <discovery> is the Mesos master:\n  * <ip>:<port>[,<ip>:<port>]\n  * zk://<ip1>,<ip2>/<path>`)
     .action(async (args: string[], flags: ManageFlags, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       try {
