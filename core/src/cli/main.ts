@@ -8,6 +8,7 @@ import { joinCommand } from "./join.js";
 import { discoveryCommand } from "./discovery.js";
 import { pluginsCommand } from "./plugins.js";
 import { configCommand } from "./config.js";
+import { completionCommand } from "./completion.js";
 import { fatal, logFormatOf, logLevelOf, type GlobalOptions } from "./common.js";
 
 /** `swarm [OPTIONS] COMMAND [arg...]`: classic Swarm's commands and global flags. */
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   discoveryCommand(program);
   pluginsCommand(program);
   configCommand(program);
+  completionCommand(program);
   program.addHelpText("after", "\nRun 'swarm COMMAND --help' for more information on a command.");
   return program;
 }
