@@ -7,11 +7,11 @@ COPY . .
 RUN npm ci --no-audit --no-fund \
  && npm run build \
  && mkdir /tarballs \
- && npm pack --silent --pack-destination /tarballs ./core ./ui ./cli ./plugins/*
+ && npm pack --silent --pack-destination /tarballs ./core ./relay ./ui ./cli ./plugins/*
 
 FROM node:20-bookworm-slim
-# The upload relay (core/native) is compiled when @swarm/core is installed; without a compiler
-# uploads take the portable path, so the runtime image carries none.
+# The optional upload relay (@swarm/splice-relay) needs a compiler to install: the slim image has
+# none, so npm skips it and uploads take the portable path (the manager says which at start).
 COPY --from=build /tarballs /tmp/tarballs
 # Installed together, so that the command's @swarm/* dependencies come from these tarballs.
 RUN npm install --prefix /opt/swarm --no-audit --no-fund /tmp/tarballs/*.tgz \

@@ -14,8 +14,8 @@ import {
   type TestEngines,
 } from "@swarm/core/testing";
 
-/** Every package of the installation: core, the cluster view, the command, and each built-in plugin. */
-const PACKAGES = ["core", "ui", "cli", ...readdirSync("plugins").map((name) => `plugins/${name}`)];
+/** Every package of the installation: core, its optional upload relay, the cluster view, the command, and each built-in plugin. */
+const PACKAGES = ["core", "relay", "ui", "cli", ...readdirSync("plugins").map((name) => `plugins/${name}`)];
 
 function run(command: string, args: readonly string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {

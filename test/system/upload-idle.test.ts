@@ -1,4 +1,4 @@
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -69,6 +69,31 @@ describe("uploads whose client goes silent", () => {
     );
     expect(answer).toMatchObject({ status: 408, message: "request body timed out: nothing arrived for 1 s" });
     expect(answer.ms).toBeLessThan(10_000);
+  });
+
+  it("uploads through the HTTP server with --no-upload-relay, says so at start, and times out a silent one there too", async () => {
+    const portable = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--upload-idle-timeout", "1s", "--no-upload-relay"] });
+    try {
+      await waitForHealthyNodes(portable, 1);
+      expect(await portable.logTail(50)).toContain("Uploads (docker cp into containers) go through the HTTP server (--no-upload-relay)");
+      expect(await manager.logTail(200)).toContain("Uploads (docker cp into containers) go socket to socket in the kernel (@swarm/splice-relay)");
+      const answer = await stall(
+        portable,
+        "PUT /v1.41/containers/target/archive?path=/tmp HTTP/1.1\r\nHost: swarm\r\nContent-Type: application/x-tar\r\nContent-Length: 1048576\r\n\r\n",
+        Buffer.alloc(512),
+      );
+      expect(answer).toMatchObject({ status: 408, message: "request body timed out: nothing arrived for 1 s" });
+      const file = "/tmp/swt-upload-portable";
+      await writeFile(file, "through the server\n");
+      try {
+        await docker(portable.dockerHost, ["cp", file, "target:/tmp/portable"]);
+      } finally {
+        await rm(file, { force: true });
+      }
+      expect((await docker(portable.dockerHost, ["exec", "target", "cat", "/tmp/portable"])).stdout).toBe("through the server\n");
+    } finally {
+      await portable.stop();
+    }
   });
 
   it("still takes a large upload that keeps coming", async () => {

@@ -24,7 +24,7 @@ export function isTakenOverUpload(request: http.IncomingMessage): boolean {
 
 /**
  * Lets the body of `PUT /containers/{id}/archive` bypass Node's HTTP parser, so that the engine
- * relay can splice it from socket to socket in the kernel (core/native/splice-relay.c).
+ * relay can splice it from socket to socket in the kernel (@swarm/splice-relay).
  *
  * Node parses every body as it arrives; by the time a route runs, part of it has been consumed
  * and there is no public way to take the rest raw. Node does hand over a socket unparsed for one

@@ -43,6 +43,7 @@ interface ManageFlags {
   monitorConcurrency?: number;
   watchConfig?: boolean;
   uploadIdleTimeout?: string;
+  uploadRelay?: boolean;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -79,6 +80,7 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   set("monitorContainers", flags.monitorContainers);
   set("monitorConcurrency", flags.monitorConcurrency);
   set("uploadIdleTimeout", flags.uploadIdleTimeout);
+  if (flags.uploadRelay === false) set("uploadRelay", false);
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
@@ -125,6 +127,7 @@ export function manageCommand(program: Command): Command {
     .option("--monitor-containers <interval>", "sample every running container's CPU, memory and network once per interval (e.g. 30s) for /metrics and the cluster view")
     .option("--monitor-concurrency <n>", "stats calls in flight per engine at most (default: 2)", integerOption("--monitor-concurrency"))
     .option("--upload-idle-timeout <duration>", "end an upload (cp, load, import, build context) whose client sends nothing this long with 408 (default: 60s)")
+    .option("--no-upload-relay", "upload through the HTTP server even where the kernel relay (@swarm/splice-relay) is installed")
     .option("--watch-config", "reload the filters, the strategy and their options when the config file changes (SIGHUP always does)")
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
     .option("--container-name-refresh-filter <name>", "refresh every engine's containers before a listing filtered on exactly this name")

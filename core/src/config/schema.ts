@@ -39,6 +39,8 @@ export const SwarmConfigSchema = Type.Object(
     monitorConcurrency: Type.Optional(Type.Integer()),
     /** `--upload-idle-timeout`: an upload whose client sends nothing this long (a Go duration) is ended with 408. */
     uploadIdleTimeout: Type.Optional(Type.String()),
+    /** `--no-upload-relay` sets it false: uploads through the HTTP server even where the kernel relay is installed. */
+    uploadRelay: Type.Optional(Type.Boolean()),
     clusterDriver: Type.Optional(Type.String()),
     /** The config file's name for `clusterDriver` (`--cluster-driver`): the cluster backend plugin. */
     backend: Type.Optional(Type.String()),

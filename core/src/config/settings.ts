@@ -47,6 +47,8 @@ export interface ManagerSettings {
   readonly monitoring: { readonly intervalMs: number; readonly perEngine: number } | undefined;
   /** An upload's client silent this long (while the engine would take more) is answered 408. */
   readonly uploadIdleMs: number;
+  /** Use the kernel upload relay (@swarm/splice-relay) when it is installed. */
+  readonly uploadRelay: boolean;
   readonly plugins: readonly string[];
   readonly builtins: boolean;
   readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -204,6 +206,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     metricsAddr: config.metricsAddr,
     monitoring,
     uploadIdleMs,
+    uploadRelay: config.uploadRelay !== false,
     plugins: config.plugins ?? [],
     builtins: config.builtins !== false,
     pluginOptions: config.pluginOptions ?? {},

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import type * as net from "node:net";
 import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE } from "../errors/catalog.js";
 
-/** How a body relay ended (see core/native/splice-relay.c). */
+/** How a body relay ended (see relay/native/splice-relay.c). */
 export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled" | "idle";
 
 export interface RelayResult {
@@ -26,19 +26,40 @@ const SIGNAL_DROP = 2;
 
 export type BodyFraming = { readonly chunked: true } | { readonly chunked: false; readonly length: number };
 
-let native: NativeRelay | null | undefined;
+let native: { relay: NativeRelay | null; why: string } | undefined;
+let disabled = false;
+
+/** `--no-upload-relay`: uploads take the portable path even where the relay is installed. */
+export function disableSpliceRelay(): void {
+  disabled = true;
+}
 
 /**
- * The kernel-side relay, built from core/native by `npm install` (node-gyp). Without it (another
- * OS, no compiler at install time) uploads take the portable path through the HTTP server.
+ * The kernel-side relay: the optional package @swarm/splice-relay, compiled when it is installed.
+ * Without it (no compiler at install time, another OS, or turned off) uploads take the portable
+ * path through the HTTP server.
  */
 export function spliceRelay(): NativeRelay | null {
+  return disabled ? null : loadRelay().relay;
+}
+
+/** Which path uploads take here, and why, for the manager's start-up log. */
+export function uploadPath(): string {
+  if (disabled) return "through the HTTP server (--no-upload-relay)";
+  const { relay, why } = loadRelay();
+  return relay ? "socket to socket in the kernel (@swarm/splice-relay)" : `through the HTTP server (${why})`;
+}
+
+function loadRelay(): { relay: NativeRelay | null; why: string } {
   if (native === undefined) {
     try {
-      native = createRequire(import.meta.url)("../../build/Release/splice_relay.node") as NativeRelay;
-      if (typeof native.start !== "function" || native.abi !== RELAY_ABI) native = null;
-    } catch {
-      native = null;
+      const loaded = createRequire(import.meta.url)("@swarm/splice-relay") as Partial<NativeRelay>;
+      if (typeof loaded.start !== "function") native = { relay: null, why: "@swarm/splice-relay has no start()" };
+      else if (loaded.abi !== RELAY_ABI) native = { relay: null, why: `@swarm/splice-relay was built for another version of core (ABI ${String(loaded.abi)}, this core needs ${RELAY_ABI})` };
+      else native = { relay: loaded as NativeRelay, why: "" };
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      native = { relay: null, why: code === "MODULE_NOT_FOUND" ? "@swarm/splice-relay is not installed or did not build" : `@swarm/splice-relay did not load: ${(err as Error).message}` };
     }
   }
   return native;

@@ -11,6 +11,7 @@ import { ManagerMetrics, type MetricSources } from "../metrics/metrics.js";
 import { StatsSampler } from "../monitoring/container-stats.js";
 import { createApiServer } from "../api/server.js";
 import { DEFAULT_BODY_TIMEOUTS } from "../api/body-timeout.js";
+import { disableSpliceRelay, uploadPath } from "../engines/raw-body.js";
 import { Cluster } from "../cluster/cluster.js";
 import { Rescheduler } from "../cluster/rescheduler.js";
 import { EventHub } from "../cluster/events.js";
@@ -244,6 +245,8 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     },
   };
   const tls = settings.tls;
+  if (!settings.uploadRelay) disableSpliceRelay();
+  logger.info(`Uploads (docker cp into containers) go ${uploadPath()}`);
   const app = createApiServer(ctx, {
     bodyTimeouts: { ...DEFAULT_BODY_TIMEOUTS, uploadIdleMs: settings.uploadIdleMs },
     extraRoutes: [...(settings.debug ? [debugRoutes] : []), ...(uiRoot ? [uiRoutes(uiRoot)] : [])],
