@@ -104,6 +104,7 @@ describe("the mesos backend", () => {
     expect((await swarm("logs", "web")).stdout.trim()).toBe("from-a-task");
     expect((await swarm("exec", "web", "echo", "exec-in-a-task")).stdout.trim()).toBe("exec-in-a-task");
     expect((await swarm("top", "web")).stdout).toContain("sleep 600");
+    expect((await swarm("stats", "--no-stream", "--format", "{{.ID}}", "web")).stdout.trim()).toBe(id.slice(0, 12));
     // Started directly on an engine, not through Mesos: not the cluster's.
     await docker(cluster.engines[0]!, ["run", "-d", "--network", "none", "--name", "outsider", "busybox", "sleep", "600"]);
     await waitFor({
@@ -253,6 +254,26 @@ describe("the mesos backend", () => {
     } finally {
       await follower.close();
       await registration.close();
+    }
+  });
+
+  it("declines an offer it has not used within mesos.offertimeout, asking Mesos to keep it away for mesos.offerrefusetimeout", async () => {
+    // A master of its own, so that no other framework holds the offer.
+    const quiet = await startFakeMesosMaster({
+      heartbeatIntervalSeconds: 1,
+      agents: [{ id: "agent-q", hostname: "127.0.0.1", engine: { host: "127.0.0.1", port: cluster.engines[0]!.port }, cpus: 1, memMiB: 512, attributes: { docker_port: cluster.engines[0]!.port } }],
+    });
+    const declines = () => quiet.calls.filter((call) => call.type === "DECLINE");
+    try {
+      const declining = await startManager(quiet.address, ["--cluster-opt", "mesos.offertimeout=1s", "--cluster-opt", "mesos.offerrefusetimeout=7s"]);
+      try {
+        await waitFor({ what: "no DECLINE", timeoutMs: 15_000, probe: async () => (declines().length > 0 ? true : undefined) });
+        expect(JSON.stringify(declines()[0]!.body)).toContain('"refuse_seconds":7');
+      } finally {
+        await declining.stop();
+      }
+    } finally {
+      await quiet.close();
     }
   });
 

@@ -5,21 +5,21 @@
  * own) still agree.
  */
 export const ErrorCodes = {
-  BadRequest: { code: "SWARM_ERR_BAD_REQUEST", status: 400 },
-  NotFound: { code: "SWARM_ERR_NOT_FOUND", status: 404 },
-  Conflict: { code: "SWARM_ERR_CONFLICT", status: 409 },
-  RequestTimeout: { code: "SWARM_ERR_REQUEST_TIMEOUT", status: 408 },
-  NotModified: { code: "SWARM_ERR_NOT_MODIFIED", status: 304 },
-  Scheduling: { code: "SWARM_ERR_SCHEDULING", status: 500 },
-  Engine: { code: "SWARM_ERR_ENGINE", status: 500 },
-  EngineBusy: { code: "SWARM_ERR_ENGINE_BUSY", status: 503 },
-  EngineTimeout: { code: "SWARM_ERR_ENGINE_TIMEOUT", status: 504 },
-  UnhealthyNode: { code: "SWARM_ERR_UNHEALTHY_NODE", status: 500 },
-  Internal: { code: "SWARM_ERR_INTERNAL", status: 500 },
-  NotImplemented: { code: "SWARM_ERR_NOT_IMPLEMENTED", status: 501 },
-  Config: { code: "SWARM_ERR_CONFIG", status: 500 },
-  Plugin: { code: "SWARM_ERR_PLUGIN", status: 500 },
-  Expression: { code: "SWARM_ERR_EXPRESSION", status: 500 },
+  BadRequest: { code: "SWARM_ERR_BAD_REQUEST", status: 400, when: "the request itself is wrong: a bad body, filter, parameter or content type" },
+  NotFound: { code: "SWARM_ERR_NOT_FOUND", status: 404, when: "no container, image, network, volume, exec or node answers to the reference" },
+  Conflict: { code: "SWARM_ERR_CONFLICT", status: 409, when: "a name is taken, or a reference matches more than one object" },
+  RequestTimeout: { code: "SWARM_ERR_REQUEST_TIMEOUT", status: 408, when: "a request body stalled or trickled past its limit" },
+  NotModified: { code: "SWARM_ERR_NOT_MODIFIED", status: 304, when: "the engine had nothing to change (start of a running container)" },
+  Scheduling: { code: "SWARM_ERR_SCHEDULING", status: 500, when: "no node fits a create, with classic Swarm's message and the per-reason node count" },
+  Engine: { code: "SWARM_ERR_ENGINE", status: 500, when: "an engine failed or could not be reached" },
+  EngineBusy: { code: "SWARM_ERR_ENGINE_BUSY", status: 503, when: "an engine's queue of waiting calls is full" },
+  EngineTimeout: { code: "SWARM_ERR_ENGINE_TIMEOUT", status: 504, when: "an engine did not answer a call in time; it may still be doing it" },
+  UnhealthyNode: { code: "SWARM_ERR_UNHEALTHY_NODE", status: 500, when: "the object lives on a node that is not healthy" },
+  Internal: { code: "SWARM_ERR_INTERNAL", status: 500, when: "the manager itself failed (a replica without a primary, a relay that broke)" },
+  NotImplemented: { code: "SWARM_ERR_NOT_IMPLEMENTED", status: 501, when: "a route classic Swarm does not serve either" },
+  Config: { code: "SWARM_ERR_CONFIG", status: 500, when: "a flag, config file key or option is invalid; the manager does not start" },
+  Plugin: { code: "SWARM_ERR_PLUGIN", status: 500, when: "a plugin failed to load, start or run; the message names it (kind/name)" },
+  Expression: { code: "SWARM_ERR_EXPRESSION", status: 500, when: "a constraint or affinity expression cannot be parsed" },
 } as const;
 
 export type ErrorKind = keyof typeof ErrorCodes;
@@ -59,4 +59,21 @@ export function isSwarmError(err: unknown): err is SwarmError {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The catalog as a Markdown table (docs/errors.md is this, kept in step by a test). */
+export function renderErrorCatalog(): string {
+  const rows = Object.entries(ErrorCodes).map(([kind, entry]) => `| \`${entry.code}\` | ${entry.status} | ${kind} | ${entry.when} |`);
+  return [
+    "# Errors",
+    "",
+    "Every error the manager answers is `{\"message\": \"…\"}` with the HTTP status below, and carries one of these",
+    "codes (matched by code, never by message). Generated from `core/src/errors/catalog.ts` by",
+    "`npm run docs:errors`; a test fails when the two differ.",
+    "",
+    "| code | status | kind | when |",
+    "|---|---|---|---|",
+    ...rows,
+    "",
+  ].join("\n");
 }

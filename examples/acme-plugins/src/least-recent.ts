@@ -14,7 +14,8 @@ export default defineStrategy({
     // Two engines that grew at the same instant still rank apart: a counter, not only the clock.
     let sequence = 0;
     return {
-      tieBreak: "none",
+      // Engines that never received one tie: the emptier first, then by name.
+      tieBreak: "fewer-containers",
       score(_request, node) {
         const count = node.containers.length;
         const known = seen.get(node.id);
