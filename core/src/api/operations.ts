@@ -38,8 +38,8 @@ export function operationsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/swarm/status", async (_request, reply) => {
     const nodes = ctx.cluster.allNodes().map((node) => {
       const view = node.view();
-      let running = 0;
-      for (const record of node.containers.values()) if (record.state.running) running++;
+      // A paused container is still running, as the engine's State.Running says.
+      const { running, paused } = node.stateCounts();
       return {
         id: node.id,
         name: node.name || "(unknown)",
@@ -49,7 +49,7 @@ export function operationsRoutes(app: FastifyInstance, ctx: ApiContext): void {
         labels: view.labels,
         cpus: { reserved: view.usedCpus, total: view.totalCpus },
         memory: { reserved: view.usedMemory, total: view.totalMemory },
-        containers: { total: node.containers.size, running },
+        containers: { total: node.containers.size, running: running + paused },
         usage: ctx.containerUsage?.(node.id) ?? null,
       };
     });

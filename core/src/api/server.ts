@@ -31,6 +31,8 @@ export interface ApiServerOptions {
   readonly https?: { key: Buffer; cert: Buffer; ca?: Buffer | undefined; requestCert: boolean; rejectUnauthorized: boolean };
   /** Extra route groups (hijacked streams, later API groups) registered after the core ones. */
   readonly extraRoutes?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
+  /** A debug line per request answered (id, method, route, status, ms): only when the log level is debug. */
+  readonly accessLog?: boolean;
   /** How long a client may take over a request body (tests shorten it). */
   readonly bodyTimeouts?: BodyTimeouts;
 }
@@ -130,12 +132,15 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   });
 
   // Metrics and the access log (debug level), by route template: never a container ID or a query.
-  app.addHook("onResponse", async (request, reply) => {
-    const route = request.routeOptions.url ?? "unmatched";
-    const seconds = reply.elapsedTime / 1000;
-    ctx.metrics?.apiRequest(route, request.method, reply.statusCode, seconds);
-    ctx.logger.debug("request", { id: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
-  });
+  const metrics = ctx.metrics;
+  const accessLog = options.accessLog === true;
+  if (metrics || accessLog) {
+    app.addHook("onResponse", async (request, reply) => {
+      const route = request.routeOptions.url ?? "unmatched";
+      metrics?.apiRequest(route, request.method, reply.statusCode, reply.elapsedTime / 1000);
+      if (accessLog) ctx.logger.debug("request", { id: request.id, method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) });
+    });
+  }
 
   // dockerd answers `application/json` without a charset, and the docker CLI parses error bodies
   // only when the header is exactly that.

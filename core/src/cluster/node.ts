@@ -212,15 +212,23 @@ export class Node implements RecordNode {
     return this.cachedStatus.lines;
   }
 
-  private buildStatusLines(): Array<[string, string]> {
-    const engine = this.engine;
+  /** Its containers by state, as `docker info`, `/metrics` and the cluster view count them. */
+  stateCounts(): { running: number; paused: number; stopped: number } {
     let running = 0;
     let paused = 0;
-    let usedCpus = 0;
-    let usedMemory = 0;
     for (const record of this.containers.values()) {
       if (record.state.paused) paused++;
       else if (record.state.running) running++;
+    }
+    return { running, paused, stopped: this.containers.size - running - paused };
+  }
+
+  private buildStatusLines(): Array<[string, string]> {
+    const engine = this.engine;
+    const { running, paused } = this.stateCounts();
+    let usedCpus = 0;
+    let usedMemory = 0;
+    for (const record of this.containers.values()) {
       usedCpus += record.view.cpus;
       usedMemory += record.view.memory;
     }

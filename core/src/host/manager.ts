@@ -249,6 +249,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   logger.info(`Uploads (docker cp into containers) go ${uploadPath()}`);
   const app = createApiServer(ctx, {
     bodyTimeouts: { ...DEFAULT_BODY_TIMEOUTS, uploadIdleMs: settings.uploadIdleMs },
+    accessLog: settings.logLevel === "debug",
     extraRoutes: [...(settings.debug ? [debugRoutes] : []), ...(uiRoot ? [uiRoutes(uiRoot)] : [])],
     ...(tls
       ? { https: { key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: tls.verify, rejectUnauthorized: tls.verify } }

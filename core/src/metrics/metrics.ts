@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { ClusterReader } from "../cluster/reader.js";
 import type { Engine } from "../engines/engine.js";
 import type { DecisionLog } from "../scheduler/decisions.js";
+import type { NodeView } from "../extension-points/model.js";
 import type { NodeUsage, StatsSampler } from "../monitoring/container-stats.js";
 
 /** What the manager's metrics are read from at scrape time, not on every change. */
@@ -62,46 +63,27 @@ export class ManagerMetrics {
       collect() {
         this.reset();
         for (const node of cluster.nodes()) {
-          let running = 0;
-          let paused = 0;
-          for (const record of node.containers.values()) {
-            if (record.state.paused) paused++;
-            else if (record.state.running) running++;
+          for (const [state, count] of Object.entries(node.stateCounts())) this.set({ node: node.name, state }, count);
+        }
+      },
+    });
+    const reservedAndTotal = (name: string, help: string, read: (view: NodeView) => readonly [number, number]) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["node", "kind"],
+        registers,
+        collect() {
+          this.reset();
+          for (const node of cluster.nodes()) {
+            const [reserved, total] = read(node.view());
+            this.set({ node: node.name, kind: "reserved" }, reserved);
+            this.set({ node: node.name, kind: "total" }, total);
           }
-          this.set({ node: node.name, state: "running" }, running);
-          this.set({ node: node.name, state: "paused" }, paused);
-          this.set({ node: node.name, state: "stopped" }, node.containers.size - running - paused);
-        }
-      },
-    });
-    new Gauge({
-      name: "swarm_node_cpus",
-      help: "CPUs of each node: reserved by its containers, and total (with overcommit)",
-      labelNames: ["node", "kind"],
-      registers,
-      collect() {
-        this.reset();
-        for (const node of cluster.nodes()) {
-          const view = node.view();
-          this.set({ node: node.name, kind: "reserved" }, view.usedCpus);
-          this.set({ node: node.name, kind: "total" }, view.totalCpus);
-        }
-      },
-    });
-    new Gauge({
-      name: "swarm_node_memory_bytes",
-      help: "Memory of each node: reserved by its containers, and total (with overcommit)",
-      labelNames: ["node", "kind"],
-      registers,
-      collect() {
-        this.reset();
-        for (const node of cluster.nodes()) {
-          const view = node.view();
-          this.set({ node: node.name, kind: "reserved" }, view.usedMemory);
-          this.set({ node: node.name, kind: "total" }, view.totalMemory);
-        }
-      },
-    });
+        },
+      });
+    reservedAndTotal("swarm_node_cpus", "CPUs of each node: reserved by its containers, and total (with overcommit)", (v) => [v.usedCpus, v.totalCpus]);
+    reservedAndTotal("swarm_node_memory_bytes", "Memory of each node: reserved by its containers, and total (with overcommit)", (v) => [v.usedMemory, v.totalMemory]);
 
     const placed = new Counter({ name: "swarm_scheduling_decisions_total", help: "Placement decisions by result", labelNames: ["result"], registers });
     const failedBy = new Counter({

@@ -318,41 +318,14 @@ export class MesosBackend implements ClusterBackend {
       containerId: undefined,
       killed: undefined,
     };
-    this.renameTask(task);
-    const outcome = new Promise<{ status: TaskStatus } | { error: Error }>((resolve) => {
-      task.settle = (result) => {
-        task.settle = undefined;
-        clearTimeout(task.timer);
-        resolve(result);
-      };
-    });
-    this.tasks.set(task.id, task);
-    task.timer = setTimeout(() => {
-      if (task.agentId === undefined) this.fail(task, new SwarmError("Scheduling", `container failed to start after ${formatSeconds(this.options.taskTimeout)}`));
-    }, this.options.taskTimeout);
-    if (!this.launch(task)) this.queue.push(task);
-
-    let result = await outcome;
+    let result = await this.placeTask(task);
     // Mesos refused the launch because the offer had gone (rescinded, or used): once more elsewhere.
     while ("status" in result && result.status.reason === "REASON_INVALID_OFFERS" && task.relaunches < 1) {
       task.relaunches++;
       this.tasks.delete(task.id);
-      this.renameTask(task);
-      this.tasks.set(task.id, task);
       task.agentId = undefined;
       task.state = "PENDING";
-      const retried = new Promise<{ status: TaskStatus } | { error: Error }>((resolve) => {
-        task.settle = (next) => {
-          task.settle = undefined;
-          clearTimeout(task.timer);
-          resolve(next);
-        };
-      });
-      task.timer = setTimeout(() => {
-        if (task.agentId === undefined) this.fail(task, new SwarmError("Scheduling", `container failed to start after ${formatSeconds(this.options.taskTimeout)}`));
-      }, this.options.taskTimeout);
-      if (!this.launch(task)) this.queue.push(task);
-      result = await retried;
+      result = await this.placeTask(task);
     }
     if ("error" in result) {
       this.tasks.delete(task.id);
@@ -370,6 +343,28 @@ export class MesosBackend implements ClusterBackend {
     if (!container) throw new SwarmError("Engine", "Container failed to create");
     task.containerId = container.id;
     return { id: container.id, node };
+  }
+
+  /**
+   * Gives the task a fresh ID, launches it on an agent that fits or queues it for the next offers,
+   * and settles with its first telling status (running or ended), or with the task timeout's error
+   * if no agent took it in time.
+   */
+  private placeTask(task: Task): Promise<{ status: TaskStatus } | { error: Error }> {
+    this.renameTask(task);
+    const outcome = new Promise<{ status: TaskStatus } | { error: Error }>((resolve) => {
+      task.settle = (result) => {
+        task.settle = undefined;
+        clearTimeout(task.timer);
+        resolve(result);
+      };
+    });
+    this.tasks.set(task.id, task);
+    task.timer = setTimeout(() => {
+      if (task.agentId === undefined) this.fail(task, new SwarmError("Scheduling", `container failed to start after ${formatSeconds(this.options.taskTimeout)}`));
+    }, this.options.taskTimeout);
+    if (!this.launch(task)) this.queue.push(task);
+    return outcome;
   }
 
   /** A fresh task ID (random, after the name when there is one) and the labels that carry it. */
