@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 
 const alias = {
   "@swarm/core/testing": fileURLToPath(new URL("./core/src/testing/index.ts", import.meta.url)),
-  "@swarm/core/host": fileURLToPath(new URL("./core/src/host/index.ts", import.meta.url)),
+  "@swarm/core/host": fileURLToPath(new URL("./core/src/embedding.ts", import.meta.url)),
   "@swarm/core": fileURLToPath(new URL("./core/src/index.ts", import.meta.url)),
 };
 

@@ -6,7 +6,7 @@ import type { BuildSessions } from "./sessions.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { normalizeConfig } from "../scheduler/request.js";
 import { queryInt, type ApiContext } from "./context.js";
-import { bodyStream, eachNode, throwFailures } from "./images.js";
+import { bodyStream, eachNode, throwFailures } from "./fan-out.js";
 import { forwardableHeaders, rawQuery, versionPrefixOf } from "./proxy.js";
 
 /** Build args that are scheduling expressions, as `docker run -e` entries are (§3.1). */

@@ -8,7 +8,8 @@ import type { NetworkResource } from "../engines/docker-types.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
 import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
-import { eachNode, refreshAll, throwFailures, topNode } from "./images.js";
+import { eachNode, refreshAll, throwFailures } from "./fan-out.js";
+import { topNode } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };

@@ -4,7 +4,7 @@ import type { Node } from "../cluster/node.js";
 import { EngineError, engineMessage } from "../engines/engine.js";
 import { SwarmError } from "../errors/catalog.js";
 import { query, type ApiContext } from "./context.js";
-import { bodyStream, eachNode, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./images.js";
+import { bodyStream, eachNode, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./fan-out.js";
 import { forwardableHeaders, proxyToEngine, rawQuery, requestBody, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { SwarmError } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
-import { eachNode, throwFailures, topNode } from "./images.js";
+import { eachNode, throwFailures } from "./fan-out.js";
+import { topNode } from "./images.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };

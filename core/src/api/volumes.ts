@@ -6,7 +6,7 @@ import type { VolumeResource } from "../engines/docker-types.js";
 import { SwarmError } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
 import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
-import { eachNode, refreshAll, throwFailures } from "./images.js";
+import { eachNode, refreshAll, throwFailures } from "./fan-out.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 
 type Wildcard = { "*": string };

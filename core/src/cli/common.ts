@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
-import { createPino, defaultLogFormat, wrapPino, type LogFormat, type LogLevel, LOG_FORMATS, LOG_LEVELS } from "../host/logger.js";
+import { createPino, defaultLogFormat, wrapPino, type LogFormat, type LogLevel, LOG_FORMATS, LOG_LEVELS } from "../logging/logger.js";
 import type { Logger } from "../extension-points/plugin.js";
 
 export const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import { resolveManagerSettings } from "../config/settings.js";
 import { errorMessage } from "../errors/catalog.js";
-import { DEFAULT_FILTERS, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../host/builtins.js";
+import { DEFAULT_FILTERS, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
 import { describePlugins } from "./plugins.js";
 import { fatal } from "./common.js";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { durationOption } from "../config/settings.js";
 import { SwarmError } from "../errors/catalog.js";
-import { createPino, wrapPino } from "../host/logger.js";
+import { createPino, wrapPino } from "../logging/logger.js";
 import { formatHostPort, parseHostPort } from "../util/address.js";
 import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, type GlobalOptions } from "./common.js";
 import { DISCOVERY_FORMS_HELP, closeDiscovery, openDiscovery, type OpenedDiscovery } from "./join.js";

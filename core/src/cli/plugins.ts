@@ -5,11 +5,11 @@ import { loadConfig } from "../config/load.js";
 import type { SwarmConfig } from "../config/schema.js";
 import { errorMessage } from "../errors/catalog.js";
 import type { PluginKind } from "../extension-points/plugin.js";
-import { DEFAULT_FILTERS, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../host/builtins.js";
+import { DEFAULT_FILTERS, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
 import type { LoadedPlugin } from "../host/loader.js";
-import { clusterOptions, loadPlugins, splitDiscoveryUrl } from "../host/manager.js";
+import { clusterOptions, loadPlugins, splitDiscoveryUrl } from "../manager/manager.js";
 import { PluginHost } from "../host/plugin-host.js";
-import { silentLogger } from "../host/logger.js";
+import { silentLogger } from "../logging/logger.js";
 import { collect, fatal, keyValuePairs } from "./common.js";
 
 interface PluginsFlags {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
-import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../host/builtins.js";
-import { defaultLogFormat, type LogFormat, type LogLevel } from "../host/logger.js";
+import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
+import { defaultLogFormat, type LogFormat, type LogLevel } from "../logging/logger.js";
 import { parseHostPort } from "../util/address.js";
 import { parseGoDuration } from "../util/duration.js";
 import type { SwarmConfig } from "./schema.js";

@@ -28,20 +28,3 @@ export const BUILTIN_PLUGINS: readonly string[] = [
 
 /** The discovery backends alone: what `swarm join` and `swarm list` need. */
 export const BUILTIN_DISCOVERY_PLUGINS: readonly string[] = BUILTIN_PLUGINS.filter((p) => p.startsWith("@swarm/discovery-"));
-
-export const DEFAULT_FILTERS: readonly string[] = [
-  "health",
-  "port",
-  "containerslots",
-  "dependency",
-  "affinity",
-  "constraint",
-  "whitelist",
-];
-
-export const DEFAULT_STRATEGY = "spread";
-export const NATIVE_BACKEND = "swarm";
-export const DEFAULT_HOST = "tcp://127.0.0.1:2375";
-export const DEFAULT_KV_PATH = "docker/swarm/nodes";
-/** The leader lock's key under the discovery URL's prefix, whatever `kv.path` says. */
-export const LEADER_KV_PATH = "docker/swarm/leader";

@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { makeNode, makeRequest } from "../testing/builders.js";
-import { silentLogger } from "./logger.js";
+import { silentLogger } from "../logging/logger.js";
 import { PluginHost } from "./plugin-host.js";
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");

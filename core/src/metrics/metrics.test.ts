@@ -1,8 +1,8 @@
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { resolveManagerSettings } from "../config/settings.js";
-import { silentLogger } from "../host/logger.js";
-import { startManager, type Manager } from "../host/manager.js";
+import { silentLogger } from "../logging/logger.js";
+import { startManager, type Manager } from "../manager/manager.js";
 import { engineRoute } from "./metrics.js";
 
 describe("engine routes as metric labels", () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Clock, Logger } from "../extension-points/plugin.js";
-import { silentLogger } from "../host/logger.js";
+import { silentLogger } from "../logging/logger.js";
 import { parseHostPort } from "../util/address.js";
 
 /**

@@ -1,6 +1,6 @@
 import { Type } from "typebox";
 import { defineClusterBackend, type ClusterBackend, type EngineState } from "../extension-points/cluster-backend.js";
-import { NATIVE_BACKEND } from "./builtins.js";
+import { NATIVE_BACKEND } from "../constants.js";
 
 /** The native backend's view of a state: its engines are the cluster, placed onto by the filters and strategy. */
 export function nativeBackend(state: EngineState): ClusterBackend {

@@ -2,8 +2,8 @@ import { SwarmError } from "../errors/catalog.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { NamedFilter, NamedStrategy } from "../scheduler/scheduler.js";
 import type { Lifecycle } from "../extension-points/plugin.js";
-import type { LoadedPlugin } from "./loader.js";
-import type { PluginHost } from "./plugin-host.js";
+import type { LoadedPlugin } from "../host/loader.js";
+import type { PluginHost } from "../host/plugin-host.js";
 
 /** The strategy and filters a config names, found among the loaded plugins, with their options validated. */
 export interface PlacementChoice {

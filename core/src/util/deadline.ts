@@ -1,4 +1,4 @@
-import { formatGoDuration } from "../util/duration.js";
+import { formatGoDuration } from "./duration.js";
 
 /**
  * The caller's signal plus a deadline, for one call to a store or service that must not stall a

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../extension-points/plugin.js";
-import { DEFAULT_KV_PATH, LEADER_KV_PATH } from "../host/builtins.js";
+import { DEFAULT_KV_PATH, LEADER_KV_PATH } from "../constants.js";
 import { parseHostPort } from "../util/address.js";
 
 /**

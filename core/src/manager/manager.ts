@@ -22,10 +22,10 @@ import { Replication } from "./replication.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
 import { Scheduler } from "../scheduler/scheduler.js";
-import { BUILTIN_PLUGINS } from "./builtins.js";
-import { PluginHost } from "./plugin-host.js";
+import { BUILTIN_PLUGINS } from "../host/builtins.js";
+import { PluginHost } from "../host/plugin-host.js";
 import { choosePlacement, startPlacement } from "./placement.js";
-import type { LoadedPlugin } from "./loader.js";
+import type { LoadedPlugin } from "../host/loader.js";
 
 export interface ListenAddress {
   readonly kind: "tcp" | "unix";

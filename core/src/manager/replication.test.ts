@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LeaderElector, LeadershipChange } from "../extension-points/leader-elector.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { Notifications } from "../discovery/notifications.js";
+import { Notifications } from "../kv/notifications.js";
 import { Replication } from "./replication.js";
 
 /** An elector the test drives: each pushed change is reported; an Error ends the campaign with it. */
