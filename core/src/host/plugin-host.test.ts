@@ -3,7 +3,17 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { makeNode, makeRequest } from "../testing/builders.js";
 import { silentLogger } from "../logging/logger.js";
+import { defineClusterBackend, type EngineState, type Placement } from "../extension-points/cluster-backend.js";
+import { defineFilter } from "../extension-points/filter.js";
+import { EngineStateToken, PlacementToken } from "../extension-points/tokens.js";
+import { isSwarmError, SwarmError } from "../errors/catalog.js";
+import { blamedPlugin } from "../errors/blame.js";
+import type { LoadedPlugin } from "./loader.js";
 import { PluginHost } from "./plugin-host.js";
+
+function underTest(definition: LoadedPlugin["definition"]): LoadedPlugin {
+  return { definition, specifier: definition.name, file: "(inline)" };
+}
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -18,7 +28,7 @@ describe("plugin loader", () => {
     const prepared = created.instance.prepare(makeRequest(), { enforceSoft: true, nodes: [] });
     expect(prepared!.judge(makeNode({ labels: { even: "true" } }))).toEqual({ ok: true });
     expect(prepared!.judge(makeNode())).toMatchObject({ ok: false, code: "acme.odd" });
-    expect(host.resolveAll("filter")).toContain(created.instance);
+    expect(host.resolveAll("filter")).toEqual([{ name: "acme/even", kind: "filter", instance: created.instance }]);
   });
 
   it.each([
@@ -68,3 +78,76 @@ describe("plugin loader", () => {
     expect(order).toEqual(["c", "b", "a"]);
   });
 });
+
+describe("plugin containers", () => {
+  const backend = defineClusterBackend({
+    name: "acme/echo",
+    apiVersion: "^1",
+    create: (ctx) => ({ nodeViews: () => ctx.placement.rank({} as never, ctx.state.nodeViews()), createContainer: (request) => ctx.state.placeAndCreate(request), statusLines: () => [] }),
+  });
+
+  it("gives a backend the engine state and placement the assembly provided, resolved in the plugin's own container", async () => {
+    const host = new PluginHost(silentLogger);
+    const nodeViews = [makeNode({ name: "n1" }), makeNode({ name: "n2" })];
+    host.provide(EngineStateToken, { nodeViews: () => nodeViews } as unknown as EngineState);
+    host.provide(PlacementToken, { rank: (_request, nodes) => [...nodes].reverse() } satisfies Placement);
+    const created = await host.create("backend", underTest(backend as LoadedPlugin["definition"]), {});
+    expect(created.instance.nodeViews().map((node) => node.name)).toEqual(["n2", "n1"]);
+    expect(host.resolve("backend")).toBe(created.instance);
+  });
+
+  it("refuses to create a backend before the state it needs is provided, naming the plugin", async () => {
+    const host = new PluginHost(silentLogger);
+    await expect(host.create("backend", underTest(backend as LoadedPlugin["definition"]), {})).rejects.toThrow(
+      "backend/acme/echo: the host was given no engine state to create a backend with; provide it first",
+    );
+  });
+
+  it("resolves what was created in a scope from that scope only, in creation order", async () => {
+    const host = new PluginHost(silentLogger);
+    const filter = (name: string) => underTest(defineFilter({ name, apiVersion: "^1", create: () => ({ prepare: () => undefined, conditions: () => [] }) }) as LoadedPlugin["definition"]);
+    const first = host.scope();
+    const second = host.scope();
+    await host.create("filter", filter("acme/a"), {}, {}, first);
+    await host.create("filter", filter("acme/b"), {}, {}, first);
+    await host.create("filter", filter("acme/c"), {}, {}, second);
+    expect(host.resolveAll("filter", first).map((p) => p.name)).toEqual(["acme/a", "acme/b"]);
+    expect(host.resolveAll("filter", second).map((p) => p.name)).toEqual(["acme/c"]);
+    expect(host.resolveAll("filter")).toEqual([]);
+  });
+
+  it("blames the plugin for what its calls throw: its own catalog error keeps its text, anything else names it", async () => {
+    const host = new PluginHost(silentLogger);
+    const broken = defineFilter({
+      name: "acme/broken",
+      apiVersion: "^1",
+      create: () => ({
+        prepare: () => {
+          throw new TypeError("cannot read properties of undefined");
+        },
+        conditions: () => {
+          throw new SwarmError("BadRequest", "bad constraint");
+        },
+        start: () => Promise.reject(new Error("no licence")),
+      }),
+    });
+    const { instance } = await host.create("filter", underTest(broken as LoadedPlugin["definition"]), {});
+    const thrown = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    const failure = thrown(() => instance.prepare(makeRequest(), { enforceSoft: true, nodes: [] }));
+    expect(isSwarmError(failure) && failure.status).toBe(500);
+    expect((failure as Error).message).toBe("filter/acme/broken failed in prepare: cannot read properties of undefined");
+    const own = thrown(() => instance.conditions(makeRequest()));
+    expect((own as Error).message).toBe("bad constraint");
+    expect(blamedPlugin(own)).toBe("filter/acme/broken");
+    const rejected = await Promise.resolve(instance.start?.()).catch((err: unknown) => err);
+    expect((rejected as Error).message).toBe("filter/acme/broken failed in start: no licence");
+  });
+});
+

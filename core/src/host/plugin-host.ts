@@ -3,19 +3,24 @@ import { container as rootContainer, type DependencyContainer, type InjectionTok
 import type { TSchema } from "typebox";
 import { Value } from "typebox/value";
 import type { ClusterBackend } from "../extension-points/cluster-backend.js";
-import type { Discovery, DiscoveryContext } from "../extension-points/discovery.js";
+import type { Discovery } from "../extension-points/discovery.js";
 import type { Filter } from "../extension-points/filter.js";
 import type { LeaderElector } from "../extension-points/leader-elector.js";
 import type { Clock, Lifecycle, Logger, PluginContext, PluginKind } from "../extension-points/plugin.js";
 import type { Strategy } from "../extension-points/strategy.js";
 import {
+  ClockToken,
   ClusterBackendToken,
   DiscoveryToken,
+  EngineStateToken,
   FilterToken,
   LeaderElectorToken,
+  LoggerToken,
+  PlacementToken,
   StrategyToken,
 } from "../extension-points/tokens.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { blameCallsOn } from "./blame.js";
 import { loadPlugin, type LoadedPlugin } from "./loader.js";
 import { PluginRegistry } from "./registry.js";
 
@@ -26,6 +31,9 @@ interface InstanceByKind {
   leader: LeaderElector;
   backend: ClusterBackend;
 }
+
+/** A plugin's context, registered in its own container; host-private, plugins receive it as `create`'s argument. */
+const PluginContextToken: InjectionToken<PluginContext<unknown>> = Symbol("swarm.PluginContext");
 
 const TOKENS: { [K in PluginKind]: InjectionToken<InstanceByKind[K]> } = {
   discovery: DiscoveryToken,
@@ -41,23 +49,48 @@ export interface StartedPlugin<K extends PluginKind> {
   readonly instance: InstanceByKind[K];
 }
 
+/** Context fields a plugin of one kind gets beyond the common ones: what it serves (a URL, a TTL). */
+export type ContextExtras = Readonly<Record<string, unknown>>;
+
 /**
- * Loads plugins, validates their options, creates them in their own child container and drives
- * their lifecycle. Every failure names the plugin (`filter/constraint`) and what to fix.
+ * Loads plugins, validates their options, creates each in a child container of its own and
+ * drives their lifecycle. The host's container holds what plugins are given (logger, clock, and
+ * from the assembly the engine state and placement); a plugin's child container holds its context
+ * and its instance, and the scope it was created in resolves the extension point to it. Every
+ * failure names the plugin (`filter/constraint`) and what to fix, and so does every error thrown
+ * from a call into a plugin.
  */
 export class PluginHost {
   readonly registry = new PluginRegistry();
   private readonly container: DependencyContainer = rootContainer.createChildContainer();
+  private readonly names = new WeakMap<object, string>();
   private readonly started: Array<{ label: string; instance: Lifecycle }> = [];
   private readonly abort = new AbortController();
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly clock: Clock = { now: () => Date.now() },
-  ) {}
+  constructor(logger: Logger, clock: Clock = { now: () => Date.now() }) {
+    this.container.register(LoggerToken, { useValue: logger });
+    this.container.register(ClockToken, { useValue: clock });
+  }
 
   get signal(): AbortSignal {
     return this.abort.signal;
+  }
+
+  private get logger(): Logger {
+    return this.container.resolve(LoggerToken);
+  }
+
+  /** Registers a service plugins are given, e.g. the engine state a backend reads. */
+  provide<T>(token: InjectionToken<T>, value: T): void {
+    this.container.register(token, { useValue: value });
+  }
+
+  /**
+   * A scope of its own for plugins that are replaced together (the filters and strategy of one
+   * config generation): what is created in it resolves from it, and dropping it forgets them.
+   */
+  scope(): DependencyContainer {
+    return this.container.createChildContainer();
   }
 
   /** Loads every specifier; all load errors are collected so one run reports them all. */
@@ -88,30 +121,24 @@ export class PluginHost {
     throw new SwarmError("Config", `${label} options are invalid:\n  ${[...new Set(problems)].join("\n  ")}`);
   }
 
-  context<Options>(plugin: LoadedPlugin, options: Options): PluginContext<Options> {
-    const { kind, name } = plugin.definition;
-    return {
-      name,
-      options,
-      logger: this.logger.child({ plugin: `${kind}/${name}` }),
-      signal: this.abort.signal,
-      clock: this.clock,
-    };
-  }
-
-  /** Creates one plugin instance and registers it under its extension point's token. */
+  /**
+   * Creates one plugin instance in a child container of `scope` (the host's own by default) and
+   * registers it there under its extension point's token.
+   */
   async create<K extends PluginKind>(
     kind: K,
     plugin: LoadedPlugin,
     options: unknown,
-    extra: Partial<DiscoveryContext<unknown>> = {},
+    extras: ContextExtras = {},
+    scope: DependencyContainer = this.container,
   ): Promise<StartedPlugin<K>> {
     const { name } = plugin.definition;
     const label = `${kind}/${name}`;
+    const own = scope.createChildContainer();
+    own.register(PluginContextToken, { useFactory: (c) => this.contextFor(kind, label, name, options, extras, c) });
     let instance: InstanceByKind[K];
     try {
-      const ctx = { ...this.context(plugin, options), ...extra };
-      instance = (await plugin.definition.create(ctx as never)) as InstanceByKind[K];
+      instance = (await plugin.definition.create(own.resolve(PluginContextToken) as never)) as InstanceByKind[K];
     } catch (err) {
       throw new SwarmError("Plugin", `${label}: create failed: ${errorMessage(err)}`, { cause: err });
     }
@@ -119,15 +146,48 @@ export class PluginHost {
       throw new SwarmError("Plugin", `${label}: create returned ${String(instance)}, expected a ${kind} object`);
     }
     checkInstance(kind, instance, label);
-    const child = this.container.createChildContainer();
-    child.register(TOKENS[kind], { useValue: instance });
-    this.container.register(TOKENS[kind], { useValue: instance });
+    blameCallsOn(instance, label);
+    own.register(TOKENS[kind], { useValue: instance });
+    scope.register(TOKENS[kind], { useFactory: () => own.resolve(TOKENS[kind]) });
+    this.names.set(instance, name);
     return { name, kind, instance };
   }
 
-  /** Every registered instance of one extension point, in registration order. */
-  resolveAll<K extends PluginKind>(kind: K): Array<InstanceByKind[K]> {
-    return this.container.isRegistered(TOKENS[kind]) ? this.container.resolveAll(TOKENS[kind]) : [];
+  /** The one instance of an extension point in `scope`, or undefined when none was created there. */
+  resolve<K extends PluginKind>(kind: K, scope: DependencyContainer = this.container): InstanceByKind[K] | undefined {
+    return scope.isRegistered(TOKENS[kind]) ? scope.resolve(TOKENS[kind]) : undefined;
+  }
+
+  /** Every instance of an extension point in `scope`, in creation order, with the name each was created under. */
+  resolveAll<K extends PluginKind>(kind: K, scope: DependencyContainer = this.container): Array<StartedPlugin<K>> {
+    if (!scope.isRegistered(TOKENS[kind])) return [];
+    return scope.resolveAll(TOKENS[kind]).map((instance) => ({ name: this.names.get(instance) ?? "", kind, instance }));
+  }
+
+  private contextFor(
+    kind: PluginKind,
+    label: string,
+    name: string,
+    options: unknown,
+    extras: ContextExtras,
+    own: DependencyContainer,
+  ): PluginContext<unknown> & ContextExtras {
+    const common = {
+      name,
+      options,
+      logger: own.resolve(LoggerToken).child({ plugin: label }),
+      signal: this.abort.signal,
+      clock: own.resolve(ClockToken),
+      ...extras,
+    };
+    if (kind !== "backend") return common;
+    const needed: Array<[InjectionToken<unknown>, string]> = [[EngineStateToken, "engine state"], [PlacementToken, "placement"]];
+    for (const [token, what] of needed) {
+      if (!own.isRegistered(token, true)) {
+        throw new SwarmError("Plugin", `${label}: the host was given no ${what} to create a backend with; provide it first`);
+      }
+    }
+    return { ...common, state: own.resolve(EngineStateToken), placement: own.resolve(PlacementToken) };
   }
 
   /** Starts an instance (if it has `start`), remembering it for reverse-order shutdown. */

@@ -18,6 +18,7 @@ import { EventHub } from "../cluster/events.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { Discovery } from "../extension-points/discovery.js";
 import type { Logger } from "../extension-points/plugin.js";
+import { EngineStateToken, PlacementToken } from "../extension-points/tokens.js";
 import { Replication } from "./replication.js";
 import { SwarmError, errorMessage } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
@@ -181,12 +182,9 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     scheduler,
   });
 
-  const backend = await host.create("backend", backendPlugin, backendOptions, {
-    target: settings.discovery,
-    tls: settings.tls !== undefined,
-    state: cluster,
-    placement: scheduler,
-  } as never);
+  host.provide(EngineStateToken, cluster);
+  host.provide(PlacementToken, scheduler);
+  const backend = await host.create("backend", backendPlugin, backendOptions, { target: settings.discovery, tls: settings.tls !== undefined });
 
 
   if (leaderPlugin) {
@@ -215,7 +213,6 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     (request) => backend.instance.createContainer(request),
   );
   rescheduler.start();
-  host.signal.addEventListener("abort", () => undefined);
 
   const ctx: ApiContext = {
     cluster,

@@ -33,21 +33,26 @@ export function choosePlacement(host: PluginHost, settings: Pick<ManagerSettings
   };
 }
 
-/** Creates and starts the chosen strategy and filters; if one fails, those already started are stopped. */
+/**
+ * Creates the chosen strategy and filters in a scope of their own (one per config generation, so a
+ * reload's set replaces this one whole), starts them, and resolves what the scheduler runs from
+ * that scope. If one fails, those already started are stopped.
+ */
 export async function startPlacement(host: PluginHost, choice: PlacementChoice): Promise<{ filters: NamedFilter[]; strategy: NamedStrategy }> {
+  const scope = host.scope();
   const started: Lifecycle[] = [];
   try {
-    const strategy = await host.create("strategy", choice.strategy.plugin, choice.strategy.options);
-    const filters: NamedFilter[] = [];
     for (const { plugin, options } of choice.filters) {
-      const filter = await host.create("filter", plugin, options);
+      const filter = await host.create("filter", plugin, options, {}, scope);
       await host.start(`filter/${filter.name}`, filter.instance);
       started.push(filter.instance);
-      filters.push({ name: filter.name, filter: filter.instance });
     }
-    await host.start(`strategy/${strategy.name}`, strategy.instance);
-    started.push(strategy.instance);
-    return { filters, strategy: { name: strategy.name, strategy: strategy.instance } };
+    const created = await host.create("strategy", choice.strategy.plugin, choice.strategy.options, {}, scope);
+    await host.start(`strategy/${created.name}`, created.instance);
+    started.push(created.instance);
+    const filters = host.resolveAll("filter", scope).map(({ name, instance }) => ({ name, filter: instance }));
+    const [strategy] = host.resolveAll("strategy", scope);
+    return { filters, strategy: { name: strategy!.name, strategy: strategy!.instance } };
   } catch (err) {
     for (const instance of started.reverse()) await host.stopOne(instance);
     throw err;

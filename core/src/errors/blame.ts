@@ -1,0 +1,23 @@
+import { SwarmError, errorMessage, isSwarmError } from "./catalog.js";
+
+/**
+ * The error a call into plugin code threw, carrying the plugin's name (`filter/constraint`). A
+ * catalog error keeps its message and status, since clients and scripts match classic Swarm's
+ * text, and gets the name in `plugin` for the log; anything else is a plugin failure whose message
+ * names the plugin and the call.
+ */
+export function blame(plugin: string, operation: string, err: unknown): SwarmError {
+  if (isSwarmError(err)) {
+    if ((err as { plugin?: string }).plugin === undefined) Object.defineProperty(err, "plugin", { value: plugin, enumerable: true });
+    return err;
+  }
+  const error = new SwarmError("Plugin", `${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
+  Object.defineProperty(error, "plugin", { value: plugin, enumerable: true });
+  return error;
+}
+
+/** The plugin an error was blamed on, if any. */
+export function blamedPlugin(err: unknown): string | undefined {
+  const plugin = typeof err === "object" && err !== null ? (err as { plugin?: unknown }).plugin : undefined;
+  return typeof plugin === "string" ? plugin : undefined;
+}

@@ -1,0 +1,36 @@
+import { blame } from "../errors/blame.js";
+
+/**
+ * Makes every method of a plugin instance blame the plugin for what it throws or rejects with, so
+ * an error from a filter's `prepare` or a backend's `createContainer` carries `filter/x` or
+ * `backend/y` wherever it surfaces. A frozen instance cannot be rewired and is left as it is; the
+ * scheduler still blames its filters and strategy by name.
+ */
+export function blameCallsOn(instance: object, label: string): void {
+  if (!Object.isExtensible(instance)) return;
+  const target = instance as Record<string, unknown>;
+  for (const key of methodNames(instance)) {
+    const method = target[key] as (...args: unknown[]) => unknown;
+    target[key] = function blamed(this: unknown, ...args: unknown[]): unknown {
+      let result: unknown;
+      try {
+        result = method.apply(this, args);
+      } catch (err) {
+        throw blame(label, key, err);
+      }
+      if (result instanceof Promise) return result.catch((err: unknown) => Promise.reject(blame(label, key, err)));
+      return result;
+    };
+  }
+}
+
+/** Function-valued properties of the instance and its prototypes, getters and Object's own left out. */
+function methodNames(instance: object): string[] {
+  const names = new Set<string>();
+  for (let proto: object | null = instance; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+    for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(proto))) {
+      if (key !== "constructor" && typeof descriptor.value === "function") names.add(key);
+    }
+  }
+  return [...names];
+}
