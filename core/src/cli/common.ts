@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { createPino, defaultLogFormat, wrapPino, type LogFormat, type LogLevel, LOG_FORMATS, LOG_LEVELS } from "../logging/logger.js";
 import type { Logger } from "../extension-points/plugin.js";
@@ -10,6 +10,21 @@ export function integerOption(flag: string) {
     if (!/^[-+]?\d+$/.test(value.trim())) throw new InvalidArgumentError(`invalid value for ${flag}: ${value} is not an integer`);
     return Number.parseInt(value, 10);
   };
+}
+
+/** `-H a -H b`, or `$SWARM_HOST=a,b`: one list of listen addresses (no address holds a comma). */
+export const collectAddresses = (value: string, previous: string[] | undefined): string[] => [
+  ...(previous ?? []),
+  ...value.split(",").filter((address) => address !== ""),
+];
+
+/**
+ * `--addr` is classic's hidden spelling of `--advertise`. Commander puts `$SWARM_ADVERTISE` in
+ * `advertise`, so an `--addr` given on the command line must still win over the variable.
+ */
+export function advertiseOf(flags: { advertise?: string; addr?: string }, command: Command): string | undefined {
+  if (command.getOptionValueSource("advertise") === "env") return flags.addr ?? flags.advertise;
+  return flags.advertise ?? flags.addr;
 }
 
 /** `key=value` pairs of repeated `--discovery-opt` / `--cluster-opt` flags. */
@@ -26,6 +41,7 @@ export function keyValuePairs(values: readonly string[], flag: string): Record<s
 /** Discovery argument resolution shared by manage, join and list (§1.2). */
 export function discoveryArgument(args: readonly string[], command: string, fromConfig?: string): string {
   if (args.length === 1 && args[0]) return args[0];
+  // Commander reads variables for options only, not for arguments.
   const env = process.env.SWARM_DISCOVERY;
   if (env) return env;
   if (fromConfig) return fromConfig;

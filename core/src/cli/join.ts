@@ -10,7 +10,7 @@ import { loadConfig } from "../config/load.js";
 import { withDeadline } from "../util/deadline.js";
 import { PluginHost } from "../host/plugin-host.js";
 import { formatGoDuration } from "../util/duration.js";
-import { collect, discoveryArgument, fatal, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+import { advertiseOf, collect, discoveryArgument, fatal, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface JoinFlags {
   advertise?: string;
@@ -72,7 +72,7 @@ export async function closeDiscovery(opened: OpenedDiscovery | undefined, budget
 async function runJoin(args: readonly string[], flags: JoinFlags, global: GlobalOptions): Promise<void> {
   // Classic Swarm's validation order (§1.4): discovery, advertise, delay, heartbeat, ttl, backend.
   const url = discoveryArgument(args, "join");
-  const advertise = flags.advertise ?? flags.addr ?? process.env.SWARM_ADVERTISE ?? "";
+  const advertise = flags.advertise ?? flags.addr ?? "";
   if (advertise === "") fail("missing mandatory --advertise flag");
   checkAdvertise(advertise);
   const delay = durationOption(flags.delay, "--delay");
@@ -130,9 +130,11 @@ export function joinCommand(program: Command): Command {
     .description("Join a docker cluster")
     .usage("[OPTIONS] <discovery>")
     .argument("[discovery...]", "discovery service to use [$SWARM_DISCOVERY]")
-    .option(
-      "--advertise <address>",
-      "Address of the Docker Engine joining the cluster. Swarm manager(s) MUST be able to reach the Docker Engine at this address. [$SWARM_ADVERTISE]",
+    .addOption(
+      new Option(
+        "--advertise <address>",
+        "Address of the Docker Engine joining the cluster. Swarm manager(s) MUST be able to reach the Docker Engine at this address.",
+      ).env("SWARM_ADVERTISE"),
     )
     .addOption(new Option("--addr <address>").hideHelp())
     .option("--heartbeat <duration>", "period between each heartbeat", "60s")
@@ -143,7 +145,7 @@ export function joinCommand(program: Command): Command {
     .addHelpText("after", DISCOVERY_FORMS_HELP)
     .action(async (args: string[], flags: JoinFlags, command: Command) => {
       try {
-        await runJoin(args, flags, command.optsWithGlobals<GlobalOptions>());
+        await runJoin(args, { ...flags, advertise: advertiseOf(flags, command) }, command.optsWithGlobals<GlobalOptions>());
       } catch (err) {
         fatal(err);
       }

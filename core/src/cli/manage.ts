@@ -9,7 +9,7 @@ import { SwarmError, errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { watch } from "node:fs";
 import path from "node:path";
-import { collect, discoveryArgument, fatal, integerOption, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
+import { advertiseOf, collect, collectAddresses, discoveryArgument, fatal, integerOption, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
 interface ManageFlags {
   config?: string;
@@ -54,11 +54,10 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   };
   set("strategy", flags.strategy);
   set("filters", flags.filter);
-  const envHosts = process.env.SWARM_HOST?.split(",").filter((h) => h !== "");
-  set("hosts", flags.host ?? (envHosts && envHosts.length > 0 ? envHosts : undefined));
+  set("hosts", flags.host && flags.host.length > 0 ? flags.host : undefined);
   set("replication", flags.replication);
   set("replicationTtl", flags.replicationTtl);
-  set("advertise", flags.advertise ?? flags.addr ?? process.env.SWARM_ADVERTISE);
+  set("advertise", flags.advertise ?? flags.addr);
   set("tls", flags.tls);
   set("tlsVerify", flags.tlsverify);
   set("tlsCaCert", flags.tlscacert);
@@ -99,10 +98,14 @@ export function manageCommand(program: Command): Command {
     .option("--config <file>", "config file (default: searched for as swarm.config.*, .swarmrc*, package.json \"swarm\")")
     .option("--strategy <strategy>", 'placement strategy to use [spread, binpack, random] (default: "spread")')
     .option("-f, --filter <filter>", `filter to use, repeatable (default: ${DEFAULT_FILTERS.join(", ")})`, collect)
-    .option("-H, --host <address>", 'ip/socket to listen on, repeatable (default: "tcp://127.0.0.1:2375") [$SWARM_HOST]', collect)
+    .addOption(new Option("-H, --host <address>", 'ip/socket to listen on, repeatable (default: "tcp://127.0.0.1:2375")').env("SWARM_HOST").argParser(collectAddresses))
     .option("--replication", "Enable Swarm manager replication")
     .option("--replication-ttl <duration>", 'Leader lock release time on failure (default: "20s")')
-    .option("--advertise <address>", "Address of the swarm manager joining the cluster. Other swarm manager(s) MUST be able to reach the swarm manager at this address. [$SWARM_ADVERTISE]")
+    .addOption(
+      new Option("--advertise <address>", "Address of the swarm manager joining the cluster. Other swarm manager(s) MUST be able to reach the swarm manager at this address.").env(
+        "SWARM_ADVERTISE",
+      ),
+    )
     .addOption(new Option("--addr <address>").hideHelp())
     .option("--tls", "use TLS; implied by --tlsverify=true")
     .option("--tlscacert <file>", "trust only remotes providing a certificate signed by the CA given here")
@@ -138,7 +141,7 @@ export function manageCommand(program: Command): Command {
         // The file as it is now, under the flags given at start: at start, and again at each reload.
         const readSettings = async () => {
           const loaded = await loadConfig(flags.config === undefined ? {} : { explicitFile: flags.config });
-          const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig(flags, global) };
+          const merged: SwarmConfig = { ...loaded.config, ...flagsToConfig({ ...flags, advertise: advertiseOf(flags, command) }, global) };
           merged.discovery = discoveryArgument(args, "manage", loaded.config.discovery);
           return { settings: resolveManagerSettings(merged, loaded.baseDir), file: loaded.file };
         };
