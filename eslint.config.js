@@ -23,6 +23,7 @@ export default tseslint.config(
           patterns: [
             { group: ["@swarm/core/*", "!@swarm/core/testing"], message: "import from @swarm/core (its public API) only" },
             { group: ["@swarm/filter-*", "@swarm/strategy-*", "@swarm/discovery-*", "@swarm/leader-*"], message: "a plugin must not depend on another plugin" },
+            { group: ["@swarm/test-harness"], message: "@swarm/test-harness is for tests only; a plugin's tests may use it, its src/ may not" },
             { group: ["../../core/*", "../../../core/*"], message: "import from @swarm/core, not core's files" },
           ],
         },

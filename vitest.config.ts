@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 const alias = {
+  "@swarm/test-harness": fileURLToPath(new URL("./harness/src/index.ts", import.meta.url)),
+  "@swarm/core/testing/fleet": fileURLToPath(new URL("./core/src/testing/fleet/fleet.ts", import.meta.url)),
   "@swarm/core/testing": fileURLToPath(new URL("./core/src/testing/index.ts", import.meta.url)),
   "@swarm/core/host": fileURLToPath(new URL("./core/src/embedding.ts", import.meta.url)),
   "@swarm/core": fileURLToPath(new URL("./core/src/index.ts", import.meta.url)),
@@ -23,10 +25,10 @@ export default defineConfig({
         test: {
           name: "unit",
           setupFiles: ["./test/setup.ts"],
-          // Some plugin tests talk to a real etcd or ZooKeeper started by the test kit.
+          // Some plugin tests talk to a real etcd or ZooKeeper started by the test harness.
           testTimeout: 30_000,
           include: ["core/src/**/*.test.ts", "plugins/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts", "test/unit/**/*.test.ts"],
-          exclude: ["core/src/testing/harness.test.ts", "**/node_modules/**"],
+          exclude: ["harness/src/harness.test.ts", "**/node_modules/**"],
         },
       },
       {
@@ -34,7 +36,7 @@ export default defineConfig({
         test: {
           name: "system",
           setupFiles: ["./test/setup.ts"],
-          include: ["test/system/**/*.test.ts", "core/src/testing/harness.test.ts"],
+          include: ["test/system/**/*.test.ts", "harness/src/harness.test.ts"],
           // System tests start real dockerd, etcd and ZooKeeper processes: one file at a time on 2 cores.
           fileParallelism: false,
           testTimeout: 120_000,

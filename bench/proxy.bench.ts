@@ -33,12 +33,12 @@ import {
   ensureBusyboxImage,
   registerCleanup,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   type TestEngine,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 const { REPS, REQUESTS, LOGS_MB, CP_MB } = (() => {
   try {
@@ -192,7 +192,7 @@ async function runContainer(engine: TestEngine, cmd: string[]): Promise<string> 
 }
 
 /** The manager learns of engine-side containers from the event stream; wait until it can route to one. */
-async function waitUntilManagerSees(manager: TestManager, id: string): Promise<void> {
+async function waitUntilManagerSees(manager: ManagerProcess, id: string): Promise<void> {
   await waitFor({
     what: `the manager did not route GET /containers/${id.slice(0, 12)}/json`,
     timeoutMs: 30_000,
@@ -255,7 +255,7 @@ interface Row {
 const rows: Row[] = [];
 const details: string[] = [];
 let engines: TestEngines | undefined;
-let manager: TestManager | undefined;
+let manager: ManagerProcess | undefined;
 let workDir: string | undefined;
 let untrackWorkDir: (() => void) | undefined;
 const endpoints: Endpoint[] = [];
@@ -285,7 +285,7 @@ try {
   const engine = engines.engines[0]!;
   await step(`importing busybox into ${engine.host}`, () => ensureBusyboxImage(engine));
   manager = await step(`starting swarm manage in front of ${engine.host}`, () =>
-    startTestManager({ discovery: `nodes://${engine.host}`, args: [...MANAGER_ARGS] }),
+    startManagerProcess({ discovery: `nodes://${engine.host}`, args: [...MANAGER_ARGS] }),
   );
   const managerNow = manager;
   await step("waiting for the manager to validate the engine", () =>

@@ -17,7 +17,7 @@ import { readdir, readFile, readlink } from "node:fs/promises";
 import * as os from "node:os";
 import { parseArgs } from "node:util";
 import { Agent, request } from "undici";
-import { docker, ensureBusyboxImage, startEngines, startTestManager, waitForHealthyNodes } from "@swarm/core/testing";
+import { docker, ensureBusyboxImage, startEngines, startManagerProcess, waitForHealthyNodes } from "@swarm/test-harness";
 
 const { values } = parseArgs({
   options: {
@@ -66,10 +66,10 @@ async function rssMiB(pid: number): Promise<number> {
 }
 
 const cluster = await startEngines(ENGINES);
-let manager: Awaited<ReturnType<typeof startTestManager>> | undefined;
+let manager: Awaited<ReturnType<typeof startManagerProcess>> | undefined;
 try {
   await ensureBusyboxImage(cluster.engines);
-  manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
+  manager = await startManagerProcess({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
   await waitForHealthyNodes(manager, ENGINES);
   const url = manager.url;
   const pid = manager.process.pid;

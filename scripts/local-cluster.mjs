@@ -59,7 +59,7 @@ process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 
 async function startRealEngines() {
-  const { ensureBusyboxImage, startEngines } = await import("@swarm/core/testing");
+  const { ensureBusyboxImage, startEngines } = await import("@swarm/test-harness");
   const engines = await startEngines(Number(values.engines), {
     labels: (i) => ({ region: regions[i % regions.length], rack: `r${i + 1}` }),
   });

@@ -1,5 +1,6 @@
 import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
-import { makePluginContext, waitFor } from "@swarm/core/testing";
+import { makePluginContext } from "@swarm/core/testing";
+import { waitFor } from "@swarm/test-harness";
 
 /**
  * What the discovery plugins' own tests share: the context the host would create a backend with,

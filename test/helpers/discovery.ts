@@ -11,13 +11,13 @@ import {
   registerCleanup,
   spawnManaged,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   type ManagedProcess,
   type TestEngine,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * What the discovery system tests share: `swarm join` and `swarm list` run from the built CLI, and
@@ -80,7 +80,7 @@ export interface NodeRow {
 }
 
 /** The nodes in the manager's `/info` SystemStatus (`Nodes`, then ` <name>`/`<addr>` and `└ Status` rows). */
-export async function managerNodes(manager: TestManager, signal?: AbortSignal): Promise<NodeRow[]> {
+export async function managerNodes(manager: ManagerProcess, signal?: AbortSignal): Promise<NodeRow[]> {
   const res = await request(`${manager.url}/info`, signal ? { signal } : {});
   const info = (await res.body.json()) as { SystemStatus?: Array<[string, string]> | null };
   const rows: NodeRow[] = [];
@@ -99,7 +99,7 @@ export async function managerNodes(manager: TestManager, signal?: AbortSignal): 
 const sorted = (values: readonly string[]): string[] => [...values].sort();
 
 /** Waits until the manager lists exactly these engine addresses, all Healthy. */
-export async function waitForNodes(manager: TestManager, addrs: readonly string[], what: string, timeoutMs = 30_000): Promise<void> {
+export async function waitForNodes(manager: ManagerProcess, addrs: readonly string[], what: string, timeoutMs = 30_000): Promise<void> {
   let last: NodeRow[] = [];
   try {
     await waitFor({
@@ -120,7 +120,7 @@ export async function waitForNodes(manager: TestManager, addrs: readonly string[
 }
 
 /** `docker -H <manager> info`'s `Nodes: N` line. */
-export async function dockerInfoNodes(manager: TestManager): Promise<number | undefined> {
+export async function dockerInfoNodes(manager: ManagerProcess): Promise<number | undefined> {
   const { stdout } = await docker(manager.dockerHost, ["info"]);
   const match = /Nodes: (\d+)/.exec(stdout);
   return match ? Number(match[1]) : undefined;
@@ -134,7 +134,7 @@ export interface EventRecorder {
 }
 
 /** Follows the manager's `/events` stream from now on. */
-export async function recordEvents(manager: TestManager): Promise<EventRecorder> {
+export async function recordEvents(manager: ManagerProcess): Promise<EventRecorder> {
   const abort = new AbortController();
   const events: Array<Record<string, unknown>> = [];
   const res = await request(`${manager.url}/events`, { signal: abort.signal, bodyTimeout: 0, headersTimeout: 10_000 });
@@ -176,7 +176,7 @@ export async function recordEvents(manager: TestManager): Promise<EventRecorder>
  * and returns the longest stretch (ms) in which some expected engine was missing or not Healthy.
  */
 export async function longestOutage(
-  manager: TestManager,
+  manager: ManagerProcess,
   expected: readonly string[],
   during: () => Promise<void>,
   settleMs: number,
@@ -222,7 +222,7 @@ export async function countInLog(proc: ManagedProcess, needle: string): Promise<
  * Stops the store, waits until the manager has reported the outage (so the outage really happened
  * from its point of view, however fast the store comes back), then starts the store again.
  */
-export async function restartStoreSeenByManager(manager: TestManager, store: { stop(): Promise<void>; start(): Promise<void> }): Promise<void> {
+export async function restartStoreSeenByManager(manager: ManagerProcess, store: { stop(): Promise<void>; start(): Promise<void> }): Promise<void> {
   const before = await countInLog(manager.process, "Discovery error");
   await store.stop();
   await waitFor({
@@ -287,7 +287,7 @@ export function describeStoreDiscovery<Store extends DiscoveryStore>(suite: Stor
     let store: Store;
     let env: NodeJS.ProcessEnv = {};
     let logs: string;
-    let manager: TestManager | undefined;
+    let manager: ManagerProcess | undefined;
     const joins = new Map<string, ManagedProcess>();
     let e1: TestEngine;
     let e2: TestEngine;
@@ -321,7 +321,7 @@ export function describeStoreDiscovery<Store extends DiscoveryStore>(suite: Stor
         timeoutMs: 15_000,
         probe: async () => ((await swarmList(listed, env)).includes(e1.host) ? true : undefined),
       });
-      manager = await startTestManager({ discovery: manage, args: [...MANAGER_ARGS], env });
+      manager = await startManagerProcess({ discovery: manage, args: [...MANAGER_ARGS], env });
       await waitForNodes(manager, [e1.host], "engine joined before the manager");
       await join(e2, second);
       await waitForNodes(manager, [e1.host, e2.host], "engine joined after the manager");
@@ -375,7 +375,7 @@ export function describeStoreDiscovery<Store extends DiscoveryStore>(suite: Stor
       const late = suite.urls(store, "late");
       await join(e1, late.joins[0]);
       await join(e2, late.joins[1]);
-      manager = await startTestManager({ discovery: late.manage, args: [...MANAGER_ARGS], env });
+      manager = await startManagerProcess({ discovery: late.manage, args: [...MANAGER_ARGS], env });
       const early = manager;
       await waitFor({
         what: "the manager did not report the missing store",

@@ -5,13 +5,13 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   type ManagedProcess,
   type TestEngine,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 import { MANAGER_ARGS, logDir, startJoin, waitForNodes, type DiscoveryStore } from "./discovery.js";
 
 /** The leader lock's TTL in these tests: long enough to tell a resignation from an expiry. */
@@ -32,7 +32,7 @@ export interface ReplicationSuite<Store extends DiscoveryStore> {
 type Role = { readonly role: "primary" } | { readonly role: "replica"; readonly primary: string };
 
 /** The manager's own view of its role, from `/info` (which every manager answers itself). */
-async function roleOf(manager: TestManager, signal?: AbortSignal): Promise<Role | undefined> {
+async function roleOf(manager: ManagerProcess, signal?: AbortSignal): Promise<Role | undefined> {
   const res = await request(`${manager.url}/info`, signal ? { signal } : {});
   const info = (await res.body.json()) as { SystemStatus?: Array<[string, string]> | null };
   const lines = new Map(info.SystemStatus ?? []);
@@ -42,7 +42,7 @@ async function roleOf(manager: TestManager, signal?: AbortSignal): Promise<Role 
   return undefined;
 }
 
-async function waitForRole(manager: TestManager, wanted: Role, timeoutMs = 30_000): Promise<void> {
+async function waitForRole(manager: ManagerProcess, wanted: Role, timeoutMs = 30_000): Promise<void> {
   let last: Role | undefined;
   try {
     await waitFor({
@@ -68,9 +68,9 @@ async function waitForRole(manager: TestManager, wanted: Role, timeoutMs = 30_00
 const SETTLED_MS = 2_000;
 
 /** Waits until one of two managers is primary and the other its replica, for SETTLED_MS; resolves with them in that order. */
-async function onePrimary(pair: readonly [TestManager, TestManager], timeoutMs: number): Promise<[TestManager, TestManager]> {
+async function onePrimary(pair: readonly [ManagerProcess, ManagerProcess], timeoutMs: number): Promise<[ManagerProcess, ManagerProcess]> {
   let last: Array<Role | undefined> = [];
-  let seen: { readonly primary: TestManager; readonly since: number } | undefined;
+  let seen: { readonly primary: ManagerProcess; readonly since: number } | undefined;
   try {
     return await waitFor({
       what: `the managers did not settle on one primary and its replica for ${SETTLED_MS} ms`,
@@ -87,7 +87,7 @@ async function onePrimary(pair: readonly [TestManager, TestManager], timeoutMs: 
           return undefined;
         }
         if (seen?.primary !== settled[0]) seen = { primary: settled[0], since: Date.now() };
-        return Date.now() - seen.since >= SETTLED_MS ? ([settled[0], settled[1]] as [TestManager, TestManager]) : undefined;
+        return Date.now() - seen.since >= SETTLED_MS ? ([settled[0], settled[1]] as [ManagerProcess, ManagerProcess]) : undefined;
       },
     });
   } catch (err) {
@@ -99,7 +99,7 @@ async function onePrimary(pair: readonly [TestManager, TestManager], timeoutMs: 
  * Runs `docker create` through `manager` over and over while `fault` runs, and a little after: every
  * create must be answered, with an ID or with the daemon's error, and none may hang.
  */
-async function createsDuring(manager: TestManager, fault: () => Promise<void>): Promise<string[]> {
+async function createsDuring(manager: ManagerProcess, fault: () => Promise<void>): Promise<string[]> {
   const answers: string[] = [];
   let creating = true;
   const creator = (async () => {
@@ -121,7 +121,7 @@ async function createsDuring(manager: TestManager, fault: () => Promise<void>): 
 }
 
 /** Every container on the engine is one the manager lists, and the other way round. */
-async function expectViewMatchesEngine(manager: TestManager, engine: TestEngine): Promise<void> {
+async function expectViewMatchesEngine(manager: ManagerProcess, engine: TestEngine): Promise<void> {
   const ids = async (host: string | TestEngine) => new Set((await docker(host, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter((line) => line !== ""));
   let last = "";
   await waitFor({
@@ -154,14 +154,14 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
     let env: NodeJS.ProcessEnv = {};
     let engine: TestEngine;
     let join: ManagedProcess | undefined;
-    const managers: TestManager[] = [];
+    const managers: ManagerProcess[] = [];
 
-    const startManager = async (): Promise<TestManager> => {
-      const manager = await startTestManager({ discovery: suite.url(store), args: [...MANAGER_ARGS], env, replication: { ttl: REPLICATION_TTL } });
+    const startManager = async (): Promise<ManagerProcess> => {
+      const manager = await startManagerProcess({ discovery: suite.url(store), args: [...MANAGER_ARGS], env, replication: { ttl: REPLICATION_TTL } });
       managers.push(manager);
       return manager;
     };
-    const cli = (manager: TestManager, ...args: string[]) => docker(manager.dockerHost, args);
+    const cli = (manager: ManagerProcess, ...args: string[]) => docker(manager.dockerHost, args);
 
     beforeAll(async () => {
       const logs = logDir(suite.logPrefix);
@@ -218,13 +218,13 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
     });
 
     it("settles on one primary and its replica again after the store restarts, answering every create meanwhile", async () => {
-      let settled: [TestManager, TestManager] | undefined;
+      let settled: [ManagerProcess, ManagerProcess] | undefined;
       const answers = await createsDuring(managers[0]!, async () => {
         await store.stop();
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         await store.start();
         // A campaign the outage broke starts again 10 s later; a lock from before may run out its TTL first.
-        settled = await onePrimary(managers as [TestManager, TestManager], 10_000 + 4 * TTL_MS);
+        settled = await onePrimary(managers as [ManagerProcess, ManagerProcess], 10_000 + 4 * TTL_MS);
       });
       for (const answer of answers) expect(answer).toMatch(/^created$|Error response from daemon: \S/);
       const [primary, replica] = settled!;
@@ -236,7 +236,7 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
     });
 
     it("gives the lead to the replica once a killed primary's lock expires, answering every create meanwhile", async () => {
-      const [first, second] = managers as [TestManager, TestManager];
+      const [first, second] = managers as [ManagerProcess, ManagerProcess];
       let killedAt = 0;
       const answers = await createsDuring(second, async () => {
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -260,7 +260,7 @@ export function describeReplication<Store extends DiscoveryStore>(suite: Replica
     });
 
     it("hands the lead on at once when the primary stops, without waiting for its lock to expire", async () => {
-      const [, second, third] = managers as [TestManager, TestManager, TestManager];
+      const [, second, third] = managers as [ManagerProcess, ManagerProcess, ManagerProcess];
       const stoppedAt = Date.now();
       await second.stop();
       await waitForRole(third, { role: "primary" }, 4 * TTL_MS);

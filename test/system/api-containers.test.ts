@@ -12,12 +12,12 @@ import {
   ensureBusyboxImage,
   establishedPorts,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * Container operations through the manager with the real docker CLI: the ones forwarded as-is
@@ -26,7 +26,7 @@ import {
  */
 describe("container operations through the manager", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let workDir: string;
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
@@ -52,7 +52,7 @@ describe("container operations through the manager", () => {
     workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-ops-"));
     cluster = await startEngines(2);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
     await waitForHealthyNodes(manager, 2);
     await run("--name", "ops", "busybox", "sh", "-c", "echo log-line; echo err-line >&2; while true; do sleep 1; done");
   });

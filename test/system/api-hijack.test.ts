@@ -11,12 +11,12 @@ import {
   ensureBusyboxImage,
   establishedPorts,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   waitFor,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 interface CliResult {
   readonly code: number | null;
@@ -41,7 +41,7 @@ interface RawExchange {
  */
 describe("hijacked streams: run, attach, exec", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let configDir: string;
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
@@ -119,7 +119,7 @@ describe("hijacked streams: run, attach, exec", () => {
     configDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-hijack-cli-"));
     cluster = await startEngines(2);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       // No periodic refresh during the file: the socket-count tests must see only the hijack's sockets.
       args: ["--engine-refresh-min-interval", "300s", "--engine-refresh-max-interval", "400s"],

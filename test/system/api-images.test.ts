@@ -11,14 +11,14 @@ import {
   ensureBusyboxImage,
   startEngines,
   startRegistry,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
-  type TestManager,
+  type ManagerProcess,
   type TestRegistry,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 import { startRegistrySearchFake, type RegistrySearchFake } from "../fakes/registry-search.js";
 
 const execFileAsync = promisify(execFile);
@@ -74,7 +74,7 @@ async function twinImages(dir: string): Promise<{ prefix: string; images: [TwinI
  */
 describe("images across nodes", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let registry: TestRegistry;
   let searchable: RegistrySearchFake;
   let workDir: string;
@@ -105,7 +105,7 @@ describe("images across nodes", () => {
     ]);
     await ensureBusyboxImage(cluster.engines);
     workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-img-"));
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });

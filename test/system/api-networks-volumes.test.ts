@@ -11,14 +11,14 @@ import {
   ensureBusyboxImage,
   startEngines,
   startRegistry,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
-  type TestManager,
+  type ManagerProcess,
   type TestRegistry,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 
 /**
  * Networks, volumes, disk usage and managed plugins across two real engines through the manager,
@@ -27,7 +27,7 @@ import {
  */
 describe("networks, volumes, system df and plugins across nodes", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let registry: TestRegistry;
   let workDir: string;
   let node1: TestEngine;
@@ -50,7 +50,7 @@ describe("networks, volumes, system df and plugins across nodes", () => {
     [node1, node2] = [cluster.engines[0]!, cluster.engines[1]!];
     await ensureBusyboxImage(cluster.engines);
     workDir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-netvol-"));
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { ensureBusyboxImage, startEngines, startTestManager, waitFor, type TestEngines, type TestManager } from "@swarm/core/testing";
+import { ensureBusyboxImage, startEngines, startManagerProcess, waitFor, type TestEngines, type ManagerProcess } from "@swarm/test-harness";
 
 /** A minimal tar archive holding one file, enough for a build context. */
 function tarWith(name: string, content: string): Buffer {
@@ -31,12 +31,12 @@ function tarWith(name: string, content: string): Buffer {
  */
 describe("build sessions", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
 
   beforeAll(async () => {
     cluster = await startEngines(2);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       // No refresh during the test: the only new connections to an engine are the ones it causes.
       args: ["--engine-refresh-min-interval", "300s", "--engine-refresh-max-interval", "400s"],

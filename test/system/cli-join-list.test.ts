@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from "vitest";
-import { freePort, spawnManaged, waitFor } from "@swarm/core/testing";
+import { freePort, spawnManaged, waitFor } from "@swarm/test-harness";
 import { SWARM_BIN, logDir } from "../helpers/discovery.js";
 
 interface Run {

@@ -7,12 +7,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   waitFor,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 const COMPOSE = "/usr/bin/docker-compose";
 
@@ -50,7 +50,7 @@ services:
 /** docker-compose 1.29 (Python, docker-py) against the manager, as a classic Swarm user ran it. */
 describe("docker-compose through the manager", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let dir: string;
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
@@ -91,7 +91,7 @@ describe("docker-compose through the manager", () => {
     dir = await fsp.mkdtemp(path.join(os.tmpdir(), "swt-compose-"));
     await fsp.writeFile(path.join(dir, "docker-compose.yml"), COMPOSE_FILE);
     await fsp.writeFile(path.join(dir, "networked.yml"), NETWORKED_FILE);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s"],
     });

@@ -4,11 +4,11 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * Many clients creating, starting, inspecting and removing containers at once against real
@@ -17,12 +17,12 @@ import {
  */
 describe("concurrent create/start/inspect/rm through the manager", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
 
   beforeAll(async () => {
     cluster = await startEngines(2);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "1s"],
     });

@@ -1,14 +1,14 @@
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestManager, type TestManager } from "@swarm/core/testing";
+import { startManagerProcess, type ManagerProcess } from "@swarm/test-harness";
 
 /** `swarm --debug manage`: V8's CPU profile and heap snapshot where classic Swarm served Go's pprof. */
 describe("debug endpoints", () => {
-  let debugging: TestManager;
-  let plain: TestManager;
+  let debugging: ManagerProcess;
+  let plain: ManagerProcess;
 
   beforeAll(async () => {
-    [debugging, plain] = await Promise.all([startTestManager({ discovery: "nodes://", globalArgs: ["--debug"] }), startTestManager({ discovery: "nodes://" })]);
+    [debugging, plain] = await Promise.all([startManagerProcess({ discovery: "nodes://", globalArgs: ["--debug"] }), startManagerProcess({ discovery: "nodes://" })]);
   });
 
   afterAll(async () => {

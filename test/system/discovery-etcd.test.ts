@@ -1,4 +1,4 @@
-import { startEtcd } from "@swarm/core/testing";
+import { startEtcd } from "@swarm/test-harness";
 import { describeStoreDiscovery, sameUrl } from "../helpers/discovery.js";
 
 /**

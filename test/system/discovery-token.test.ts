@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { expect, it } from "vitest";
 import { request } from "undici";
-import { freePort, spawnManaged, waitFor, type ManagedProcess } from "@swarm/core/testing";
+import { freePort, spawnManaged, waitFor, type ManagedProcess } from "@swarm/test-harness";
 import { SWARM_BIN, describeStoreDiscovery } from "../helpers/discovery.js";
 
 /** The token service as users run it: `swarm discovery serve`, stopped and restarted on one port. */

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { startZookeeper } from "@swarm/core/testing";
+import { startZookeeper } from "@swarm/test-harness";
 import { describeStoreDiscovery, sameUrl } from "../helpers/discovery.js";
 
 /**

@@ -4,12 +4,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 import { startCountingProxy, type CountingProxy } from "../helpers/counting-proxy.js";
 
 /**
@@ -20,7 +20,7 @@ import { startCountingProxy, type CountingProxy } from "../helpers/counting-prox
 describe("engine calls per operation, against a real dockerd", () => {
   let cluster: TestEngines;
   let proxy: CountingProxy;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
 
   /** The calls made since the last reset, once no more arrive for a while (late event reads included). */
@@ -45,7 +45,7 @@ describe("engine calls per operation, against a real dockerd", () => {
     await ensureBusyboxImage(cluster.engines);
     const engine = cluster.engines[0]!;
     proxy = await startCountingProxy({ host: "127.0.0.1", port: engine.port });
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${proxy.addr}`,
       // No periodic refresh within the test: every call counted is one a client's request caused.
       args: ["--engine-refresh-min-interval", "300s", "--engine-refresh-max-interval", "600s"],

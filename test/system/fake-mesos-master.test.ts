@@ -10,7 +10,7 @@ import {
   type TestEngine,
   type TestEngines,
   type TestZookeeper,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 import { registerMasterInZookeeper, startFakeMesosMaster, type FakeMesosMaster } from "../fakes/mesos-master.js";
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { ensureBusyboxImage, startEngines, waitFor, type TestEngines } from "@swarm/core/testing";
+import { ensureBusyboxImage, startEngines, waitFor, type TestEngines } from "@swarm/test-harness";
 import { captureDockerRun } from "../../bench/fleet/docker-cli.js";
-import { startFleet, type Fleet } from "../../bench/fleet/fleet.js";
+import { startFleet, type Fleet } from "@swarm/core/testing/fleet";
 
 /**
  * The simulated engine against a real dockerd 20.10: the same calls, driven the way the docker CLI

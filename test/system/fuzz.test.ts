@@ -7,12 +7,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * Random input against a real manager in front of a real engine (fast-check): every request gets
@@ -192,7 +192,7 @@ async function rssMiB(pid: number): Promise<number> {
 
 describe("the API under random input", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let before: { sockets: number; pipes: number; other: number };
   let rssBefore = 0;
   const agent = new Agent({ connections: 8, headersTimeout: 20_000, bodyTimeout: 20_000 });
@@ -200,7 +200,7 @@ describe("the API under random input", () => {
   beforeAll(async () => {
     cluster = await startEngines(1);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}` });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}` });
     await waitForHealthyNodes(manager, 1);
     await docker(manager.dockerHost, ["run", "-d", "--network", "none", "--name", "fuzzbox", "busybox", "sleep", "3600"]);
     // A first round of calls, so the baseline counts the manager's usual connections to its engine.

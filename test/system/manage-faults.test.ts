@@ -8,17 +8,17 @@ import {
   ensureBusyboxImage,
   freePort,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   waitFor,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /** What happens when engines are missing, die mid-stream, or come and go in a discovery file. */
 describe("swarm manage when engines fail", () => {
   let cluster: TestEngines;
-  const managers: TestManager[] = [];
+  const managers: ManagerProcess[] = [];
   let dir: string;
 
   beforeAll(async () => {
@@ -34,7 +34,7 @@ describe("swarm manage when engines fail", () => {
   });
 
   const start = async (discovery: string) => {
-    const manager = await startTestManager({
+    const manager = await startManagerProcess({
       discovery,
       args: ["--heartbeat", "1s", "--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "2"],
     });

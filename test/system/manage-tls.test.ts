@@ -13,13 +13,13 @@ import {
   spawnManaged,
   startEngines,
   startEtcd,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type ManagedProcess,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -123,9 +123,9 @@ describe("swarm manage --tlsverify", () => {
 describe("swarm manage --tlsverify in front of TLS engines", () => {
   let dir: string;
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
 
-  const swarmOn = (target: TestManager, ...args: string[]) => {
+  const swarmOn = (target: ManagerProcess, ...args: string[]) => {
     const result = spawnSync(
       "docker",
       ["-H", target.dockerHost, "--tlsverify", "--tlscacert", "ca.pem", "--tlscert", "client-cert.pem", "--tlskey", "client-key.pem", ...args],
@@ -150,7 +150,7 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
       tls: { caCert: path.join(dir, "ca.pem"), cert: path.join(dir, "engine-cert.pem"), key: path.join(dir, "engine-key.pem") },
     });
     await ensureBusyboxImage(cluster.engines.map((engine) => engine.socketPath));
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: managerTls(),
       tls: clientTls(),
@@ -193,19 +193,19 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
 
   it("relays a replica's requests to a TLS primary with the manager's own certificate", async () => {
     const store = await startEtcd();
-    const replicated: TestManager[] = [];
+    const replicated: ManagerProcess[] = [];
     try {
       // The engines registered as `swarm join` would have: keys under the prefix's node directory.
       const etcd = new Etcd3({ hosts: store.url });
       for (const engine of cluster.engines) await etcd.put(`tls/docker/swarm/nodes/${engine.host}`).value(engine.host);
       etcd.close();
-      const role = async (target: TestManager) => {
+      const role = async (target: ManagerProcess) => {
         const res = await request(`${target.url}/info`, { dispatcher: target.dispatcher });
         const status = ((await res.body.json()) as { SystemStatus?: Array<[string, string]> }).SystemStatus ?? [];
         return status.filter(([key]) => key === "Role" || key === "Primary").map(([key, value]) => `${key}: ${value}`).join(", ");
       };
       for (const expected of ["Role: primary", "Role: replica, Primary: "]) {
-        const started = await startTestManager({ discovery: `etcd://${store.endpoint}/tls`, args: managerTls(), tls: clientTls(), replication: { ttl: "6s" } });
+        const started = await startManagerProcess({ discovery: `etcd://${store.endpoint}/tls`, args: managerTls(), tls: clientTls(), replication: { ttl: "6s" } });
         replicated.push(started);
         const wanted = expected.endsWith(": ") ? `${expected}${replicated[0]!.host}` : expected;
         await waitFor({
@@ -215,7 +215,7 @@ describe("swarm manage --tlsverify in front of TLS engines", () => {
           probe: async () => ((await role(started)) === wanted ? true : undefined),
         });
       }
-      const [primary, replica] = replicated as [TestManager, TestManager];
+      const [primary, replica] = replicated as [ManagerProcess, ManagerProcess];
       await waitForHealthyNodes(primary, 2);
       // Plain requests (create, start, wait) and the hijacked attach, both over TLS to the primary.
       expect(swarmOn(replica, "run", "--rm", "--network", "none", "busybox", "echo", "through-the-tls-replica")).toBe("through-the-tls-replica");
@@ -252,7 +252,7 @@ describe("swarm manage --tls in front of engines with self-signed certificates",
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const statusOf = async (manager: TestManager) => {
+  const statusOf = async (manager: ManagerProcess) => {
     const response = await request(`${manager.url}/info`, { dispatcher: manager.dispatcher });
     const lines = ((await response.body.json()) as { SystemStatus?: Array<[string, string]> }).SystemStatus ?? [];
     return Object.fromEntries(lines.filter(([key]) => key === "  └ Status" || key === "  └ Error"));
@@ -261,13 +261,13 @@ describe("swarm manage --tls in front of engines with self-signed certificates",
   it("joins them over TLS with --tls, and refuses them with --tlsverify", async () => {
     const cert = ["--tlscert", path.join(dir, "manager-cert.pem"), "--tlskey", path.join(dir, "manager-key.pem")];
     const kit = { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "manager-cert.pem"), key: path.join(dir, "manager-key.pem") };
-    const lenient = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--tls", ...cert], tls: kit });
+    const lenient = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--tls", ...cert], tls: kit });
     try {
       await waitForHealthyNodes(lenient, 1);
     } finally {
       await lenient.stop();
     }
-    const strict = await startTestManager({
+    const strict = await startManagerProcess({
       discovery: `nodes://${cluster.engines[0]!.host}`,
       args: ["--tlsverify", "--tlscacert", path.join(dir, "ca.pem"), ...cert],
       tls: kit,

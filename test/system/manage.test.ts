@@ -4,12 +4,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   waitFor,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * `swarm manage` on three real engines, driven by the real docker CLI: the skeleton every other
@@ -17,7 +17,7 @@ import {
  */
 describe("swarm manage on 3 engines", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   const regions = ["eu", "us", "eu"];
 
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
@@ -27,7 +27,7 @@ describe("swarm manage on 3 engines", () => {
   beforeAll(async () => {
     cluster = await startEngines(3, { labels: (i) => ({ region: regions[i]!, rack: `r${i + 1}` }) });
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "2"],
     });

@@ -4,13 +4,13 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   startZookeeper,
   waitFor,
   type TestEngines,
-  type TestManager,
+  type ManagerProcess,
   type TestZookeeper,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 import { registerMasterInZookeeper, startFakeMesosMaster, type FakeMesosMaster } from "../fakes/mesos-master.js";
 
 const TASK_LABEL = "com.docker.swarm.mesos.task";
@@ -25,8 +25,8 @@ describe("the mesos backend", () => {
   let cluster: TestEngines;
   let master: FakeMesosMaster;
   let zookeeper: TestZookeeper;
-  const managers: TestManager[] = [];
-  let manager: TestManager;
+  const managers: ManagerProcess[] = [];
+  let manager: ManagerProcess;
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
   const refusal = (promise: Promise<unknown>) =>
     promise.then(
@@ -36,7 +36,7 @@ describe("the mesos backend", () => {
   const agentOf = (engineIndex: number) => `agent-${engineIndex + 1}`;
 
   const startManager = async (target: string, extra: string[] = []) => {
-    const started = await startTestManager({
+    const started = await startManagerProcess({
       discovery: target,
       args: ["-c", "mesos-experimental", "--cluster-opt", "mesos.address=127.0.0.1", "--cluster-opt", "mesos.tasktimeout=4s", "--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", ...extra],
       env: { SWARM_MESOS_USER: "root" },
@@ -45,7 +45,7 @@ describe("the mesos backend", () => {
     return started;
   };
 
-  const waitForOffers = (target: TestManager, count: number) =>
+  const waitForOffers = (target: ManagerProcess, count: number) =>
     waitFor({
       what: `docker info did not show ${count} offers`,
       timeoutMs: 30_000,

@@ -5,12 +5,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /** Reads one sample's value from Prometheus text, or undefined when the series is absent. */
 function sample(text: string, series: string): number | undefined {
@@ -21,13 +21,13 @@ function sample(text: string, series: string): number | undefined {
 /** `--monitor-containers`: what running containers use, sampled from a real engine. */
 describe("container monitoring", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   const metrics = async () => (await request(`${manager.url}/metrics`)).body.text();
 
   beforeAll(async () => {
     cluster = await startEngines(1);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--monitor-containers", "1s", "--monitor-concurrency", "1"] });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--monitor-containers", "1s", "--monitor-concurrency", "1"] });
     await waitForHealthyNodes(manager, 1);
   });
 

@@ -5,12 +5,12 @@ import {
   ensureBusyboxImage,
   startEngines,
   startRegistry,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
+  type ManagerProcess,
   type TestRegistry,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 import { startCountingProxy, type CountingProxy } from "../helpers/counting-proxy.js";
 
 /** A minute: far beyond the 2 s the manager takes for the time /info took to arrive. */
@@ -27,7 +27,7 @@ describe("images kept to engines of their OS, and engines with a clock that is o
   let cluster: TestEngines;
   let registry: TestRegistry;
   let proxy: CountingProxy;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let refuseCreates = false;
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
   const nodeOf = async (id: string) => (await swarm("inspect", "-f", "{{.Node.Name}}", id)).stdout.trim();
@@ -53,7 +53,7 @@ describe("images kept to engines of their OS, and engines with a clock that is o
             : undefined,
       },
     );
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host},${proxy.addr}` });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host},${proxy.addr}` });
     await waitForHealthyNodes(manager, 2);
   });
 

@@ -9,10 +9,10 @@ import {
   ensureBusyboxImage,
   makeTempDir,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   type TestEngines,
-} from "@swarm/core/testing";
+} from "@swarm/test-harness";
 
 /** Every package of the installation: core, its optional upload relay, the cluster view, the command, and each built-in plugin. */
 const PACKAGES = ["core", "relay", "ui", "cli", ...readdirSync("plugins").map((name) => `plugins/${name}`)];
@@ -63,7 +63,7 @@ describe("the installable swarm package", () => {
 
     cluster = await startEngines(1);
     await ensureBusyboxImage(cluster.engines);
-    const manager = await startTestManager({ bin, discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--ui"], cwd: dir });
+    const manager = await startManagerProcess({ bin, discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--ui"], cwd: dir });
     try {
       await waitForHealthyNodes(manager, 1);
       const id = (await docker(manager.dockerHost, ["run", "-d", "--network", "none", "busybox", "sleep", "60"])).stdout.trim();

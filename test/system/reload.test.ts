@@ -8,17 +8,17 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /** Live reload: SIGHUP, or a change of the config file with --watch-config. */
 describe("reloading the configuration", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let dir: string;
   let config: string;
   const events: Array<Record<string, unknown>> = [];
@@ -35,7 +35,7 @@ describe("reloading the configuration", () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "swt-reload-"));
     config = path.join(dir, "swarm.config.json");
     await writeFile(config, JSON.stringify({ strategy: "spread", filters: ["health", "constraint"] }));
-    manager = await startTestManager({ cwd: dir, discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: ["--watch-config"] });
+    manager = await startManagerProcess({ cwd: dir, discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: ["--watch-config"] });
     await waitForHealthyNodes(manager, 2);
     // One client follows the events all along: a reload must not cut it.
     const response = await request(`${manager.url}/events`, { signal: abort.signal, bodyTimeout: 0 });

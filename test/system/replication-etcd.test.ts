@@ -1,4 +1,4 @@
-import { startEtcd } from "@swarm/core/testing";
+import { startEtcd } from "@swarm/test-harness";
 import { describeReplication } from "../helpers/replication.js";
 
 /** Replicated managers electing their primary through a real etcd 3.4 (`@swarm/leader-etcd`). */

@@ -1,4 +1,4 @@
-import { startZookeeper } from "@swarm/core/testing";
+import { startZookeeper } from "@swarm/test-harness";
 import { describeReplication } from "../helpers/replication.js";
 
 /** Replicated managers electing their primary through a real ZooKeeper 3.8 (`@swarm/leader-zk`). */

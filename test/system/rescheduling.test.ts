@@ -4,13 +4,13 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngine,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * Rescheduling on node failure (§6) with two real engines: one is killed like a crashed host and
@@ -19,7 +19,7 @@ import {
  */
 describe("rescheduling on node failure", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let node1: TestEngine;
   let node2: TestEngine;
 
@@ -36,7 +36,7 @@ describe("rescheduling on node failure", () => {
     [node1, node2] = [cluster.engines[0]!, cluster.engines[1]!];
     await ensureBusyboxImage(cluster.engines);
     // One failed refresh flags an engine: the watchdog starts within a couple of seconds.
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-interval", "2s", "--engine-failure-retry", "1"],
     });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
-import { startTestManager, waitFor, waitForHealthyNodes, type TestManager } from "@swarm/core/testing";
+import { startManagerProcess, waitFor, waitForHealthyNodes, type ManagerProcess } from "@swarm/test-harness";
 import { captureDockerRun, RECORDED_RUN_BODY } from "../../bench/fleet/docker-cli.js";
-import { startFleet, type Fleet } from "../../bench/fleet/fleet.js";
+import { startFleet, type Fleet } from "@swarm/core/testing/fleet";
 
 /**
  * A real `swarm manage` (the built CLI) in front of 200 simulated engines: 2,000 containers created
@@ -23,7 +23,7 @@ interface InfoAnswer {
 
 describe("a manager in front of 200 simulated engines", () => {
   let fleet: Fleet | undefined;
-  let manager: TestManager | undefined;
+  let manager: ManagerProcess | undefined;
   let agent: Agent | undefined;
   let createBody = RECORDED_RUN_BODY;
 
@@ -31,7 +31,7 @@ describe("a manager in front of 200 simulated engines", () => {
 
   beforeAll(async () => {
     fleet = await startFleet({ engines: ENGINES, labels: (i) => ({ region: ["eu", "us", "ap"][i % 3]! }) });
-    manager = await startTestManager({ discovery: `nodes://${fleet.addresses.join(",")}` });
+    manager = await startManagerProcess({ discovery: `nodes://${fleet.addresses.join(",")}` });
     agent = new Agent({ connections: CONCURRENCY, keepAliveTimeout: 30_000 });
     await waitForHealthyNodes(manager, ENGINES, 60_000);
     try {

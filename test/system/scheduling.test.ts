@@ -6,12 +6,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   waitFor,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * Every filter and strategy through the real docker CLI on real engines with distinct labels:
@@ -23,7 +23,7 @@ const fast = ["--engine-refresh-min-interval", "1s", "--engine-refresh-max-inter
 
 describe("filters", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
   const run = (...args: string[]) => swarm("run", "-d", "--network", "none", ...args);
   const nodeOf = async (ref: string) => (await swarm("inspect", "-f", "{{.Node.Name}}", ref)).stdout.trim();
@@ -39,7 +39,7 @@ describe("filters", () => {
     await ensureBusyboxImage(cluster.engines);
     // An image only node-3 has, for image affinity.
     await docker(cluster.engines[2]!, ["tag", "busybox:latest", "only-on-three:1"]);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast });
     await waitForHealthyNodes(manager, 3);
   });
 
@@ -203,7 +203,7 @@ describe("filters", () => {
 
 describe("container slots and strategies", () => {
   let cluster: TestEngines;
-  const managers: TestManager[] = [];
+  const managers: ManagerProcess[] = [];
 
   beforeAll(async () => {
     cluster = await startEngines(2, { labels: () => ({ containerslots: "3" }) });
@@ -216,7 +216,7 @@ describe("container slots and strategies", () => {
   });
 
   const manage = async (strategy: string) => {
-    const manager = await startTestManager({
+    const manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: [...fast, "--strategy", strategy],
     });
@@ -224,11 +224,11 @@ describe("container slots and strategies", () => {
     await waitForHealthyNodes(manager, 2);
     return manager;
   };
-  const clean = async (manager: TestManager) => {
+  const clean = async (manager: ManagerProcess) => {
     const ids = (await docker(manager.dockerHost, ["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
     if (ids.length > 0) await docker(manager.dockerHost, ["rm", "-f", ...ids]);
   };
-  const reservedCpus = async (manager: TestManager) =>
+  const reservedCpus = async (manager: ManagerProcess) =>
     [...(await docker(manager.dockerHost, ["info"])).stdout.matchAll(/└ Reserved CPUs: (\d+) \//g)].map((m) => Number(m[1])).sort();
 
   it("spread puts two one-CPU containers on two nodes", async () => {
@@ -281,7 +281,7 @@ describe("container slots and strategies", () => {
       await writeFile(path.join(dir, "swarm.config.json"), JSON.stringify({ strategy: "random", pluginOptions: { random: { seed: 7 } } }));
       const placements: string[][] = [];
       for (let attempt = 0; attempt < 2; attempt++) {
-        const manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast, cwd: dir });
+        const manager = await startManagerProcess({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args: fast, cwd: dir });
         managers.push(manager);
         await waitForHealthyNodes(manager, 2);
         expect((await docker(manager.dockerHost, ["info"])).stdout).toContain("Strategy: random");
@@ -304,7 +304,7 @@ describe("container slots and strategies", () => {
 
 describe("the create flow", () => {
   let cluster: TestEngines;
-  const managers: TestManager[] = [];
+  const managers: ManagerProcess[] = [];
 
   beforeAll(async () => {
     cluster = await startEngines(2);
@@ -318,7 +318,7 @@ describe("the create flow", () => {
   });
 
   const manage = async (...args: string[]) => {
-    const manager = await startTestManager({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args });
+    const manager = await startManagerProcess({ discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`, args });
     managers.push(manager);
     await waitForHealthyNodes(manager, 2);
     return manager;

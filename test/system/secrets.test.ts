@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { ensureBusyboxImage, startEngines, startTestManager, waitForHealthyNodes, type TestEngines, type TestManager } from "@swarm/core/testing";
+import { ensureBusyboxImage, startEngines, startManagerProcess, waitForHealthyNodes, type TestEngines, type ManagerProcess } from "@swarm/test-harness";
 
 /**
  * Credentials clients send (X-Registry-Auth on pulls, pushes and creates, Authorization, the
@@ -9,14 +9,14 @@ import { ensureBusyboxImage, startEngines, startTestManager, waitForHealthyNodes
  */
 describe("secrets in requests stay out of the log", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   const secret = "s3cr3t-registry-password-4711";
   const auth = Buffer.from(JSON.stringify({ username: "alice", password: secret, serveraddress: "127.0.0.1:1" })).toString("base64url");
 
   beforeAll(async () => {
     cluster = await startEngines(1);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, globalArgs: ["--debug"] });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, globalArgs: ["--debug"] });
     await waitForHealthyNodes(manager, 1);
   });
 

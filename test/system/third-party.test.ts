@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { docker, ensureBusyboxImage, startEngines, startTestManager, waitForHealthyNodes, type TestEngines, type TestManager } from "@swarm/core/testing";
+import { docker, ensureBusyboxImage, startEngines, startManagerProcess, waitForHealthyNodes, type TestEngines, type ManagerProcess } from "@swarm/test-harness";
 
 /**
  * The example third-party package (examples/acme-plugins) named in a config file, loaded by the
@@ -10,7 +10,7 @@ import { docker, ensureBusyboxImage, startEngines, startTestManager, waitForHeal
  */
 describe("a third party's plugins from a config file", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
   let dir: string;
   const swarm = (...args: string[]) => docker(manager.dockerHost, args);
   const nodeOf = async (id: string) => (await swarm("inspect", "-f", "{{.Node.Name}}", id)).stdout.trim();
@@ -27,7 +27,7 @@ describe("a third party's plugins from a config file", () => {
         strategy: "acme/least-recent",
       }),
     );
-    manager = await startTestManager({ cwd: dir, discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
+    manager = await startManagerProcess({ cwd: dir, discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}` });
     await waitForHealthyNodes(manager, 3);
   });
 

@@ -7,12 +7,12 @@ import {
   docker,
   ensureBusyboxImage,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitFor,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /**
  * `swarm manage --ui` in a real headless browser against real engines: the page shows the nodes,
@@ -36,7 +36,7 @@ interface Status {
 
 describe("the cluster view (swarm manage --ui)", () => {
   let cluster: TestEngines | undefined;
-  let manager: TestManager | undefined;
+  let manager: ManagerProcess | undefined;
   let browser: Browser | undefined;
   let page: Page;
   /** Uncaught errors in the page: any is a bug in the view. */
@@ -48,7 +48,7 @@ describe("the cluster view (swarm manage --ui)", () => {
     await mkdir(ARTIFACTS, { recursive: true });
     cluster = await startEngines(2, { labels: (i) => ({ region: i === 0 ? "eu" : "us" }) });
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({
+    manager = await startManagerProcess({
       discovery: `nodes://${cluster.engines.map((e) => e.host).join(",")}`,
       args: [
         "--ui",

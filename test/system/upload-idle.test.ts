@@ -6,14 +6,14 @@ import {
   ensureBusyboxImage,
   establishedPorts,
   startEngines,
-  startTestManager,
+  startManagerProcess,
   waitForHealthyNodes,
   type TestEngines,
-  type TestManager,
-} from "@swarm/core/testing";
+  type ManagerProcess,
+} from "@swarm/test-harness";
 
 /** Sends a request head and the start of its body, then nothing: what the manager answers, and when. */
-async function stall(manager: TestManager, head: string, start: Buffer): Promise<{ status: number; message: string; ms: number }> {
+async function stall(manager: ManagerProcess, head: string, start: Buffer): Promise<{ status: number; message: string; ms: number }> {
   const socket = net.connect({ port: Number(manager.host.split(":")[1]), host: "127.0.0.1" });
   socket.on("error", () => undefined);
   const answer: Buffer[] = [];
@@ -31,12 +31,12 @@ async function stall(manager: TestManager, head: string, start: Buffer): Promise
 /** `--upload-idle-timeout`: an upload whose client goes silent is ended, on both upload paths. */
 describe("uploads whose client goes silent", () => {
   let cluster: TestEngines;
-  let manager: TestManager;
+  let manager: ManagerProcess;
 
   beforeAll(async () => {
     cluster = await startEngines(1);
     await ensureBusyboxImage(cluster.engines);
-    manager = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--upload-idle-timeout", "1s"] });
+    manager = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--upload-idle-timeout", "1s"] });
     await waitForHealthyNodes(manager, 1);
     await docker(manager.dockerHost, ["run", "-d", "--network", "none", "--name", "target", "busybox", "sleep", "600"]);
   });
@@ -72,7 +72,7 @@ describe("uploads whose client goes silent", () => {
   });
 
   it("uploads through the HTTP server with --no-upload-relay, says so at start, and times out a silent one there too", async () => {
-    const portable = await startTestManager({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--upload-idle-timeout", "1s", "--no-upload-relay"] });
+    const portable = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--upload-idle-timeout", "1s", "--no-upload-relay"] });
     try {
       await waitForHealthyNodes(portable, 1);
       expect(await portable.logTail(50)).toContain("Uploads (docker cp into containers) go through the HTTP server (--no-upload-relay)");

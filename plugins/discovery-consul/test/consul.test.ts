@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Discovery } from "@swarm/core";
-import { waitFor } from "@swarm/core/testing";
+import { waitFor } from "@swarm/test-harness";
 import { startConsulFake, type ConsulFake } from "../../../test/fakes/consul.js";
 import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
 import plugin, { parseKvUrl } from "../src/index.js";

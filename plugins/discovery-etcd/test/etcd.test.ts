@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Etcd3 } from "etcd3";
 import type { Discovery } from "@swarm/core";
-import { silentLogger, startEtcd, waitFor, type TestEtcd } from "@swarm/core/testing";
+import { silentLogger } from "@swarm/core/testing";
+import { startEtcd, waitFor, type TestEtcd } from "@swarm/test-harness";
 import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
 import plugin, { parseKvUrl } from "../src/index.js";
 

@@ -3,18 +3,13 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
+import { makePluginContext } from "@swarm/core/testing";
 import plugin, { parseNodeFile, parseNodeList } from "../src/index.js";
-
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 function context(raw: string, heartbeat = 20): DiscoveryContext<Record<string, never>> {
   const at = raw.indexOf("://");
   return {
-    name: "static",
-    options: {},
-    logger: silent,
-    signal: new AbortController().signal,
-    clock: { now: () => Date.now() },
+    ...makePluginContext<Record<string, never>>("static", {}),
     uri: at < 0 ? { scheme: "nodes", path: raw, raw } : { scheme: raw.slice(0, at), path: raw.slice(at + 3), raw },
     heartbeat,
     ttl: 180_000,

@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Discovery, DiscoveryUpdate } from "@swarm/core";
-import { createTokenService } from "../../../core/src/token-service/server.js";
+import { createTokenService } from "@swarm/core/host";
 import { makeDiscoveryContext } from "../../../test/helpers/discovery-plugin.js";
 import plugin, { DEFAULT_TOKEN_DISCOVERY_URL, createCluster, fetchEntries, parseTokenUrl } from "../src/index.js";
 

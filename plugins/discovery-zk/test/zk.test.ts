@@ -3,7 +3,7 @@ import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import zookeeper from "node-zookeeper-client";
 import type { Discovery } from "@swarm/core";
-import { startZookeeper, waitFor, type TestZookeeper } from "@swarm/core/testing";
+import { startZookeeper, waitFor, type TestZookeeper } from "@swarm/test-harness";
 import { followWatch, makeDiscoveryContext, openDiscoveries } from "../../../test/helpers/discovery-plugin.js";
 import plugin, { parseZkUrl } from "../src/index.js";
 

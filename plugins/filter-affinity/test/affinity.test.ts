@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ExpressionError, evaluateExpression, parseExpression } from "@swarm/core";
-import type { FilterVerdict, Logger, NodeView } from "@swarm/core";
-import { makeContainer, makeImage, makeNode, makeRequest } from "@swarm/core/testing";
+import type { FilterVerdict, NodeView } from "@swarm/core";
+import { makeContainer, makeImage, makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import affinity, {
   REASON_AFFINITY_FAILED,
   affinityMatcher,
@@ -14,8 +14,7 @@ import affinity, {
   repositoryOf,
 } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await affinity.create({ name: "affinity", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await affinity.create(makePluginContext("affinity", {}));
 
 const C1_ID = `c1${"a".repeat(62)}`;
 const REDIS_ID = `sha256:${"e".repeat(64)}`;

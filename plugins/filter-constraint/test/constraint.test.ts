@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ExpressionError, evaluateExpression, parseExpression } from "@swarm/core";
-import type { FilterVerdict, Logger } from "@swarm/core";
-import { makeNode, makeRequest } from "@swarm/core/testing";
+import type { FilterVerdict } from "@swarm/core";
+import { makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import constraint, { REASON_CONSTRAINT_FAILED, compileConstraint, constraintCandidates } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await constraint.create({ name: "constraint", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await constraint.create(makePluginContext("constraint", {}));
 
 const nodes = [
   makeNode({ name: "node-0", id: "AAAA:BBBB|10.0.0.1:2375", labels: { region: "eu", storagedriver: "overlay2", group: "A" } }),

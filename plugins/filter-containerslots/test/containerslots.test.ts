@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { ContainerView, Logger } from "@swarm/core";
-import { makeContainer, makeNode, makeRequest } from "@swarm/core/testing";
+import type { ContainerView } from "@swarm/core";
+import { makeContainer, makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import containerslots, { REASON_NO_SLOTS, slotLimit } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await containerslots.create({ name: "containerslots", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await containerslots.create(makePluginContext("containerslots", {}));
 
 const containers = (count: number, extra: Partial<ContainerView> = {}) =>
   Array.from({ length: count }, (_, i) => makeContainer({ id: `${i}`.repeat(64).slice(0, 64), name: `c${i}`, ...extra }));

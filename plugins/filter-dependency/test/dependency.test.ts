@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { ContainerView, FilterVerdict, HostConfigView, Logger, NodeView } from "@swarm/core";
-import { makeContainer, makeNode, makeRequest } from "@swarm/core/testing";
+import type { ContainerView, FilterVerdict, HostConfigView, NodeView } from "@swarm/core";
+import { makeContainer, makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import dependency, { REASON_MISSING_DEPENDENCY, dependencies, resolvesOn } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await dependency.create({ name: "dependency", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await dependency.create(makePluginContext("dependency", {}));
 
 const B1_ID = `b1${"0".repeat(62)}`;
 const B2_ID = `b2${"0".repeat(62)}`;

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Logger, NodeView } from "@swarm/core";
-import { makeNode, makeRequest } from "@swarm/core/testing";
+import type { NodeView } from "@swarm/core";
+import { makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import health, { NO_HEALTHY_NODE, REASON_UNHEALTHY, isHealthy } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await health.create({ name: "health", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await health.create(makePluginContext("health", {}));
 
 function judge(nodes: NodeView[]) {
   const prepared = filter.prepare(makeRequest(), { enforceSoft: true, nodes });

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { ContainerConfig, ContainerView, FilterVerdict, Logger, NodeView, PortBinding } from "@swarm/core";
-import { makeContainer, makeNode, makeRequest } from "@swarm/core/testing";
+import type { ContainerConfig, ContainerView, FilterVerdict, NodeView, PortBinding } from "@swarm/core";
+import { makeContainer, makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import port, { REASON_HOST_PORT_IN_USE, REASON_PORT_IN_USE, bindsAllInterfaces } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await port.create({ name: "port", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await port.create(makePluginContext("port", {}));
 
 function bridgeRequest(bindings: Record<string, PortBinding[]>, extra: ContainerConfig = {}) {
   return makeRequest({ config: { ...extra, HostConfig: { PortBindings: bindings } } });

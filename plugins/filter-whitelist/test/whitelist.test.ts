@@ -1,11 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { ExpressionError } from "@swarm/core";
-import type { Logger } from "@swarm/core";
-import { makeNode, makeRequest } from "@swarm/core/testing";
+import { makeNode, makePluginContext, makeRequest } from "@swarm/core/testing";
 import whitelist, { REASON_NOT_WHITELISTED, whitelistedNames } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const filter = await whitelist.create({ name: "whitelist", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const filter = await whitelist.create(makePluginContext("whitelist", {}));
 
 const nodes = ["node-1", "node-2", "node-3", "node-10"].map((name) => makeNode({ name }));
 

@@ -1,10 +1,9 @@
-import { describe, expect, it } from "vitest";
-import type { Logger, NodeView, ScheduleRequest, Strategy, StrategyScore } from "@swarm/core";
-import { makeContainer, makeNode, makeRequest } from "@swarm/core/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import type { NodeView, ScheduleRequest, StrategyScore } from "@swarm/core";
+import { makeContainer, makeNode, makePluginContext, makeRequest, testStrategy } from "@swarm/core/testing";
 import binpack, { HEALTH_FACTOR, REASON_CPUS_TOO_FEW, REASON_MEMORY_TOO_SMALL, REASON_NOT_ENOUGH_CPUS, REASON_NOT_ENOUGH_MEMORY, weigh } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const strategy = await binpack.create({ name: "binpack", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const strategy = await binpack.create(makePluginContext("binpack", {}));
 
 const GiB = 1024 ** 3;
 
@@ -15,15 +14,9 @@ function request(cpus: number, memory: number): ScheduleRequest {
 const containers = (count: number, cpus = 0, memory = 0) =>
   Array.from({ length: count }, (_, i) => makeContainer({ id: `${i}`.repeat(64), name: `c${i}`, cpus, memory }));
 
-/** The host's ordering: score descending, then the strategy's tie-break, then name. */
-function rank(s: Strategy, req: ScheduleRequest, nodes: NodeView[]): string[] {
-  const direction = s.tieBreak === "more-containers" ? -1 : s.tieBreak === "fewer-containers" ? 1 : 0;
-  return nodes
-    .map((node) => ({ node, result: s.score(req, node) }))
-    .flatMap(({ node, result }) => (result.fits ? [{ node, score: result.score }] : []))
-    .sort((a, b) => b.score - a.score || direction * (a.node.containers.length - b.node.containers.length) || a.node.name.localeCompare(b.node.name))
-    .map(({ node }) => node.name);
-}
+/** The strategy under the real scheduler: the host's ordering (score, then the tie-break, then name). */
+const placement = await testStrategy(binpack);
+afterAll(() => placement.stop());
 
 describe("binpack strategy", () => {
   it("is classic Swarm's binpack, also known as binpacking", () => {
@@ -82,7 +75,7 @@ describe("binpack strategy", () => {
       makeNode({ name: "node-1", totalMemory: 4 * GiB, containers: [makeContainer({ id: "a".repeat(64), name: "big", memory: 2 * GiB })] }),
       makeNode({ name: "node-2", totalMemory: 4 * GiB, containers: containers(2, 0, GiB) }),
     ];
-    expect(rank(strategy, request(0, GiB), nodes)).toEqual(["node-2", "node-1"]);
+    expect(placement.rank(request(0, GiB), nodes)).toEqual(["node-2", "node-1"]);
   });
 
   it("prefers the fuller node, then the one with more containers", () => {
@@ -91,13 +84,13 @@ describe("binpack strategy", () => {
       makeNode({ name: "loaded", containers: containers(1, 2) }),
       makeNode({ name: "many", containers: containers(4) }),
     ];
-    expect(rank(strategy, request(1, 0), nodes)).toEqual(["loaded", "many", "empty"]);
+    expect(placement.rank(request(1, 0), nodes)).toEqual(["loaded", "many", "empty"]);
   });
 
   it("packs two one-CPU containers onto one node", () => {
     let nodes = [makeNode({ name: "node-0" }), makeNode({ name: "node-1" })];
     for (let i = 0; i < 2; i++) {
-      const first = rank(strategy, request(1, 0), nodes)[0];
+      const first = placement.rank(request(1, 0), nodes)[0];
       nodes = nodes.map((n) => (n.name === first ? makeNode({ name: n.name, containers: [...n.containers, ...containers(1, 1)] }) : n));
     }
     expect(nodes.map((n) => n.usedCpus).sort()).toEqual([0, 2]);
@@ -105,7 +98,7 @@ describe("binpack strategy", () => {
 
   it("prefers a healthy node over a fuller one with recent failures", () => {
     const nodes = [makeNode({ name: "full-flaky", healthIndicator: 90, containers: containers(1, 3) }), makeNode({ name: "empty-healthy" })];
-    expect(rank(strategy, request(1, 0), nodes)).toEqual(["empty-healthy", "full-flaky"]);
+    expect(placement.rank(request(1, 0), nodes)).toEqual(["empty-healthy", "full-flaky"]);
   });
 
   it("weighs exactly as classic Swarm", () => {

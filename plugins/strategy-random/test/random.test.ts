@@ -1,25 +1,22 @@
-import { describe, expect, it } from "vitest";
-import type { Logger, NodeView, Strategy } from "@swarm/core";
-import { makeNode, makeRequest } from "@swarm/core/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { makeNode, makePluginContext, makeRequest, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
 import random, { cryptoRandom, seededRandom } from "../src/index.js";
-
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const create = (options: { seed?: number }) =>
-  random.create({ name: "random", options, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
 
 const nodes = Array.from({ length: 8 }, (_, i) => makeNode({ name: `node-${i}` }));
 
-function order(strategy: Strategy, candidates: NodeView[] = nodes): string[] {
-  const request = makeRequest();
-  return candidates
-    .map((node) => {
-      const result = strategy.score(request, node);
-      if (!result.fits) throw new Error("random never rejects");
-      return { name: node.name, score: result.score };
-    })
-    .sort((a, b) => b.score - a.score)
-    .map(({ name }) => name);
+/** The strategy under the real scheduler, its options validated as the host validates them. */
+const placements: PlacementUnderTest[] = [];
+async function place(options: { seed?: number }): Promise<PlacementUnderTest> {
+  const placement = await testStrategy(random, options);
+  placements.push(placement);
+  return placement;
 }
+afterAll(async () => {
+  for (const placement of placements) await placement.stop();
+});
+
+/** One decision: every node fits, so the order is the strategy's scores alone. */
+const order = (placement: PlacementUnderTest): string[] => placement.rank(makeRequest(), nodes);
 
 describe("random strategy", () => {
   it("is classic Swarm's random with an optional integer seed", () => {
@@ -30,9 +27,8 @@ describe("random strategy", () => {
   });
 
   it("gives the same orders for the same seed", async () => {
-    const a = await create({ seed: 42 });
-    const b = await create({ seed: 42 });
-    expect(a.tieBreak).toBe("none");
+    const a = await place({ seed: 42 });
+    const b = await place({ seed: 42 });
     const first = [order(a), order(a), order(a)];
     expect([order(b), order(b), order(b)]).toEqual(first);
     // Successive decisions do not repeat one order.
@@ -40,13 +36,18 @@ describe("random strategy", () => {
   });
 
   it("gives different orders for different seeds", async () => {
-    const a = await create({ seed: 1 });
-    const b = await create({ seed: 2 });
+    const a = await place({ seed: 1 });
+    const b = await place({ seed: 2 });
     expect(order(a)).not.toEqual(order(b));
   });
 
-  it("does not check resources", async () => {
-    const strategy = await create({});
+  it("refuses a seed that is not an integer, as the manager does", async () => {
+    await expect(testStrategy(random, { seed: 1.5 })).rejects.toThrow(/seed/);
+  });
+
+  it("does not check resources and breaks no ties", async () => {
+    const strategy = await random.create(makePluginContext("random", {}));
+    expect(strategy.tieBreak).toBe("none");
     const huge = makeRequest({ config: { HostConfig: { Memory: 1000 * 1024 ** 4, CpuShares: 10240 } } });
     const result = strategy.score(huge, makeNode({ health: "unhealthy", healthIndicator: 0 }));
     expect(result.fits).toBe(true);

@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
-import type { Logger, NodeView, ScheduleRequest, Strategy, StrategyScore } from "@swarm/core";
-import { makeContainer, makeNode, makeRequest } from "@swarm/core/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import type { NodeView, ScheduleRequest, StrategyScore } from "@swarm/core";
+import { makeContainer, makeNode, makePluginContext, makeRequest, testStrategy } from "@swarm/core/testing";
 import spread, {
   HEALTH_FACTOR,
   REASON_CPUS_TOO_FEW,
@@ -10,8 +10,7 @@ import spread, {
   weigh,
 } from "../src/index.js";
 
-const logger: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => logger };
-const strategy = await spread.create({ name: "spread", options: {}, logger, signal: new AbortController().signal, clock: { now: () => 0 } });
+const strategy = await spread.create(makePluginContext("spread", {}));
 
 const GiB = 1024 ** 3;
 
@@ -22,15 +21,9 @@ function request(cpus: number, memory: number): ScheduleRequest {
 const containers = (count: number, cpus = 0, memory = 0) =>
   Array.from({ length: count }, (_, i) => makeContainer({ id: `${i}`.repeat(64), name: `c${i}`, cpus, memory }));
 
-/** The host's ordering: score descending, then the strategy's tie-break, then name. */
-function rank(s: Strategy, req: ScheduleRequest, nodes: NodeView[]): string[] {
-  const direction = s.tieBreak === "more-containers" ? -1 : s.tieBreak === "fewer-containers" ? 1 : 0;
-  return nodes
-    .map((node) => ({ node, result: s.score(req, node) }))
-    .flatMap(({ node, result }) => (result.fits ? [{ node, score: result.score }] : []))
-    .sort((a, b) => b.score - a.score || direction * (a.node.containers.length - b.node.containers.length) || a.node.name.localeCompare(b.node.name))
-    .map(({ node }) => node.name);
-}
+/** The strategy under the real scheduler: the host's ordering (score, then the tie-break, then name). */
+const placement = await testStrategy(spread);
+afterAll(() => placement.stop());
 
 describe("spread strategy", () => {
   it("is classic Swarm's spread", () => {
@@ -101,7 +94,7 @@ describe("spread strategy", () => {
       makeNode({ name: "b", containers: [makeContainer({ id: "e".repeat(64), name: "old", state: "exited" })] }),
       makeNode({ name: "c", containers: containers(3) }),
     ];
-    expect(rank(strategy, makeRequest(), nodes)).toEqual(["b", "a", "c"]);
+    expect(placement.rank(makeRequest(), nodes)).toEqual(["b", "a", "c"]);
   });
 
   it("prefers the emptier node, then the healthier one", () => {
@@ -110,13 +103,13 @@ describe("spread strategy", () => {
       makeNode({ name: "idle", containers: containers(3, 0) }),
       makeNode({ name: "flaky", healthIndicator: 90 }),
     ];
-    expect(rank(strategy, request(1, 0), nodes)).toEqual(["idle", "busy", "flaky"]);
+    expect(placement.rank(request(1, 0), nodes)).toEqual(["idle", "busy", "flaky"]);
   });
 
   it("spreads two one-CPU containers over two nodes", () => {
     let nodes = [makeNode({ name: "node-0" }), makeNode({ name: "node-1" })];
     for (let i = 0; i < 2; i++) {
-      const first = rank(strategy, request(1, 0), nodes)[0];
+      const first = placement.rank(request(1, 0), nodes)[0];
       nodes = nodes.map((n) => (n.name === first ? makeNode({ name: n.name, containers: [...n.containers, ...containers(1, 1)] }) : n));
     }
     expect(nodes.map((n) => n.usedCpus)).toEqual([1, 1]);

@@ -25,7 +25,7 @@ export interface SpawnManagedOptions {
   readonly graceMs?: number;
 }
 
-/** A child process started by this kit; every signal goes to its own pid, never to a name or group. */
+/** A child process started by this harness; every signal goes to its own pid, never to a name or group. */
 export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;

@@ -30,7 +30,7 @@ export function dockerHost(target: EngineTarget): string {
   if (raw.startsWith("/")) return `unix://${raw}`;
   if (raw.startsWith("http://")) return `tcp://${raw.slice("http://".length).replace(/\/$/, "")}`;
   if (raw.startsWith("https://")) {
-    throw new Error(`engine address ${raw} uses TLS, which the test kit does not configure; use its plain tcp:// address`);
+    throw new Error(`engine address ${raw} uses TLS, which the test harness does not configure; use its plain tcp:// address`);
   }
   return `tcp://${raw}`;
 }

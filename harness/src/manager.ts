@@ -6,7 +6,7 @@ import { freePort, makeTempDir, registerCleanup, spawnManaged, waitFor, type Man
 import { rmSync } from "node:fs";
 import * as fsp from "node:fs/promises";
 
-export interface StartTestManagerOptions {
+export interface ManagerProcessOptions {
   /** The discovery URL, e.g. `nodes://127.0.0.1:1,127.0.0.1:2`. Omit to take it from the config file. */
   readonly discovery?: string;
   /** Extra `swarm manage` flags. */
@@ -20,7 +20,7 @@ export interface StartTestManagerOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly readyTimeoutMs?: number;
   /**
-   * The manager serves TLS (`args` carry `--tlsverify …`): the kit's own requests (readiness,
+   * The manager serves TLS (`args` carry `--tlsverify …`): the harness's own requests (readiness,
    * `waitForHealthyNodes`) present this client certificate (PEM file paths).
    */
   readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
@@ -28,27 +28,27 @@ export interface StartTestManagerOptions {
   readonly replication?: { readonly ttl: string };
 }
 
-export interface TestManager {
+export interface ManagerProcess {
   /** `127.0.0.1:PORT` */
   readonly host: string;
   /** `tcp://127.0.0.1:PORT`, for `docker -H`. */
   readonly dockerHost: string;
   /** `http://…`, or `https://…` with `tls`. */
   readonly url: string;
-  /** What the kit's requests to the manager go through (a client certificate with `tls`). */
+  /** What the harness's requests to the manager go through (a client certificate with `tls`). */
   readonly dispatcher: Dispatcher | undefined;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
   logTail(lines?: number): Promise<string>;
 }
 
-const SWARM_BIN = fileURLToPath(new URL("../../bin/swarm.js", import.meta.url));
+const SWARM_BIN = fileURLToPath(new URL("../../core/bin/swarm.js", import.meta.url));
 
 /**
  * Starts `swarm manage` from the built CLI (run `npm run build` first) on a free loopback port
  * and waits until it answers `/_ping`. Stopped by pid in `stop()` or when the test process ends.
  */
-export async function startTestManager(options: StartTestManagerOptions = {}): Promise<TestManager> {
+export async function startManagerProcess(options: ManagerProcessOptions = {}): Promise<ManagerProcess> {
   const port = await freePort();
   const dir = await makeTempDir("swt-mgr-");
   const logFile = path.join(dir, "manager.log");
@@ -135,7 +135,7 @@ export async function startTestManager(options: StartTestManagerOptions = {}): P
  * Waits until the manager's `docker info` lists `count` healthy nodes (read from `/info`'s
  * SystemStatus, as the docker CLI prints it).
  */
-export async function waitForHealthyNodes(manager: TestManager, count: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForHealthyNodes(manager: ManagerProcess, count: number, timeoutMs = 30_000): Promise<void> {
   await waitFor({
     what: `the manager did not list ${count} healthy nodes`,
     timeoutMs,

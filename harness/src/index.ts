@@ -1,0 +1,16 @@
+export { freePort, freePorts, makeTempDir, registerCleanup, spawnManaged, waitFor } from "./processes.js";
+export type { Cleanup, ExitInfo, ManagedProcess, SpawnManagedOptions, WaitForOptions } from "./processes.js";
+export type { ReaperEntry } from "./reaper.js";
+export { startEngines } from "./engines.js";
+export type { EngineTlsFiles, StartEnginesOptions, TestEngine, TestEngines } from "./engines.js";
+export { docker, dockerHost, ensureBusyboxImage } from "./busybox.js";
+export type { DockerOptions, DockerResult, EngineTarget } from "./busybox.js";
+export { startEtcd } from "./etcd.js";
+export type { StartEtcdOptions, TestEtcd } from "./etcd.js";
+export { fourLetterWord, startZookeeper } from "./zookeeper.js";
+export type { StartZookeeperOptions, TestZookeeper } from "./zookeeper.js";
+export { startRegistry } from "./registry.js";
+export type { StartRegistryOptions, TestRegistry } from "./registry.js";
+export { establishedPorts } from "./sockets.js";
+export { startManagerProcess, waitForHealthyNodes } from "./manager.js";
+export type { ManagerProcess, ManagerProcessOptions } from "./manager.js";
