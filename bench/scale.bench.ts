@@ -32,7 +32,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { Agent, request } from "undici";
 import { captureDockerRun, RECORDED_RUN_BODY } from "./fleet/docker-cli.js";
-import type { FleetStats } from "./fleet/fleet.js";
+import type { FleetStats } from "@swarm/core/testing/fleet";
 
 const execFileAsync = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));

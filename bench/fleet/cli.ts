@@ -14,7 +14,7 @@
 import { writeFileSync, renameSync } from "node:fs";
 import * as http from "node:http";
 import { parseArgs } from "node:util";
-import { startFleet, type Fleet, type FleetStats } from "./fleet.js";
+import { startFleet, type Fleet, type FleetStats } from "@swarm/core/testing/fleet";
 
 const USAGE = `usage: node bench/dist/fleet/cli.js [--engines N] [--host 127.0.0.1] [--label k=v1|v2…]… [--cpus N]
        [--memory BYTES|8g] [--no-bridge] [--image REF]… [--addresses-file FILE] [--control HOST:PORT] [--quiet]`;

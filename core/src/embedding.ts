@@ -19,3 +19,5 @@ export { resolveManagerSettings } from "./config/settings.js";
 export type { ManagerSettings } from "./config/settings.js";
 export { SwarmConfigSchema, defineConfig } from "./config/schema.js";
 export type { SwarmConfig } from "./config/schema.js";
+export { createTokenService } from "./token-service/server.js";
+export type { TokenServiceOptions } from "./token-service/server.js";

@@ -17,16 +17,16 @@ import { Rescheduler } from "../cluster/rescheduler.js";
 import { EventHub } from "../cluster/events.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { Discovery } from "../extension-points/discovery.js";
-import type { Logger } from "../extension-points/plugin.js";
+import type { AnyPluginDefinition, Logger } from "../extension-points/plugin.js";
 import { EngineStateToken, PlacementToken } from "../extension-points/tokens.js";
 import { Replication } from "./replication.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
 import { Scheduler } from "../scheduler/scheduler.js";
 import { BUILTIN_PLUGINS } from "../host/builtins.js";
 import { PluginHost } from "../host/plugin-host.js";
 import { choosePlacement, startPlacement } from "./placement.js";
-import type { LoadedPlugin } from "../host/loader.js";
+import { checkDefinition, type LoadedPlugin } from "../host/loader.js";
 
 export interface ListenAddress {
   readonly kind: "tcp" | "unix";
@@ -40,10 +40,10 @@ export function parseListenAddress(value: string): ListenAddress {
   const scheme = value.includes("://") ? value.slice(0, value.indexOf("://")) : "tcp";
   const rest = value.includes("://") ? value.slice(value.indexOf("://") + 3) : value;
   if (scheme === "unix") return { kind: "unix", host: "", port: 0, path: rest };
-  if (scheme !== "tcp") throw new SwarmError("Config", `unsupported protocol: "${scheme}"`);
+  if (scheme !== "tcp") throw errors.UnsupportedProtocol({ scheme });
   const colon = rest.lastIndexOf(":");
   const port = Number.parseInt(rest.slice(colon + 1), 10);
-  if (colon < 0 || !(port >= 0 && port <= 65535)) throw new SwarmError("Config", `invalid listen address ${value}: expected tcp://host:port`);
+  if (colon < 0 || !(port >= 0 && port <= 65535)) throw errors.InvalidListenAddress({ value });
   let host = rest.slice(0, colon);
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   return { kind: "tcp", host: host === "" ? "0.0.0.0" : host, port, path: "" };
@@ -88,10 +88,7 @@ export function discoveryPlugin(host: PluginHost, url: string): LoadedPlugin {
   const { scheme } = splitDiscoveryUrl(url);
   const plugin = host.registry.discoveryFor(scheme);
   if (!plugin) {
-    throw new SwarmError(
-      "Config",
-      `discovery service not supported: ${scheme}:// (supported: ${host.registry.discoverySchemes().map((s) => `${s}://`).join(", ")})`,
-    );
+    throw errors.DiscoverySchemeNotSupported({ scheme, supported: host.registry.discoverySchemes().map((s) => `${s}://`).join(", ") });
   }
   return plugin;
 }
@@ -99,7 +96,7 @@ export function discoveryPlugin(host: PluginHost, url: string): LoadedPlugin {
 /** The leader elector for the discovery store `url` names; classic Swarm's refusal for any other. */
 function electorPlugin(host: PluginHost, url: string): LoadedPlugin {
   const plugin = host.registry.leaderFor(splitDiscoveryUrl(url).scheme);
-  if (!plugin) throw new SwarmError("Config", "Leader election is only supported with consul, etcd and zookeeper discovery.");
+  if (!plugin) throw errors.LeaderElectionNotSupported();
   return plugin;
 }
 
@@ -124,15 +121,19 @@ export async function createDiscovery(
  * Builds and starts a manager: every plugin is loaded, checked and created before anything
  * listens; then discovery feeds the cluster and the API serves.
  */
-export async function startManager(settings: ManagerSettings, logger: Logger): Promise<Manager> {
+export async function startManager(settings: ManagerSettings, logger: Logger, given: { plugins?: readonly AnyPluginDefinition[] } = {}): Promise<Manager> {
   for (const warning of settings.warnings) logger.warn(warning);
   const host = new PluginHost(logger);
   await loadPlugins(host, settings);
+  for (const definition of given.plugins ?? []) {
+    const checked = checkDefinition(definition, `plugin ${(definition as { name?: string }).name ?? "(unnamed)"}`);
+    host.registry.add({ definition: checked, specifier: checked.name, file: "(given to startManager)" });
+  }
 
   const placement = choosePlacement(host, settings);
   const backendPlugin = host.registry.get("backend", settings.cluster.driver);
   if (!backendPlugin) {
-    throw new SwarmError("Config", `unsupported cluster "${settings.cluster.driver}" (valid: ${host.registry.names("backend").join(", ")})`);
+    throw errors.ClusterDriverNotSupported({ driver: settings.cluster.driver, valid: host.registry.names("backend").join(", ") });
   }
   const usesDiscovery = (backendPlugin.definition as { usesDiscovery?: boolean }).usesDiscovery === true;
   if (usesDiscovery) discoveryPlugin(host, settings.discovery);
@@ -145,7 +146,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
   const backendOptions = host.validateOptions(backendPlugin, clusterOptions(backendPlugin, settings.cluster.options));
   for (const name of Object.keys(settings.pluginOptions)) {
     const known = ["filter", "strategy", "discovery", "leader", "backend"].some((k) => host.registry.get(k as never, name));
-    if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
+    if (!known) throw errors.UnknownPluginOptions({ plugin: name });
   }
 
   const { filters, strategy } = await startPlacement(host, placement);
@@ -302,26 +303,28 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     await host.stopAll();
     const message = errorMessage(err);
     if (message.includes("EADDRINUSE") && settings.hosts.some((h) => h.includes(":2375"))) {
-      throw new SwarmError("Config", `${message}: is Docker already running on this machine? Try using a different port`);
+      throw errors.DockerPortInUse({ reason: message }, { cause: err });
     }
-    throw new SwarmError("Config", message, { cause: err });
+    throw errors.ListenFailed({ message }, { cause: err });
   }
 
   let metricsListener: http.Server | undefined;
   let metricsUrl: string | undefined;
-  if (settings.metricsAddr) {
+  const metricsAddr = settings.metricsAddr;
+  if (metricsAddr) {
     const served = metrics;
     metricsListener = http.createServer((request, response) => {
+      const refuse = (error: SwarmError) => response.writeHead(error.status, { "content-type": "application/json" }).end(JSON.stringify({ message: error.message }));
       if (request.method !== "GET" || (request.url ?? "").split("?")[0] !== "/metrics") {
-        response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "page not found" }));
+        refuse(errors.PageNotFound());
         return;
       }
       served.text().then(
         (text) => response.writeHead(200, { "content-type": served.contentType }).end(text),
-        (err: unknown) => response.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ message: errorMessage(err) })),
+        (err: unknown) => refuse(errors.MetricsFailed({ message: errorMessage(err) }, { cause: err })),
       );
     });
-    const { host: metricsHost, port: metricsPort } = parseHostPort(settings.metricsAddr);
+    const { host: metricsHost, port: metricsPort } = parseHostPort(metricsAddr);
     await new Promise<void>((resolve, reject) => {
       metricsListener!.once("error", reject);
       metricsListener!.listen(metricsPort, metricsHost, () => resolve());
@@ -332,7 +335,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
       await sampler?.stop();
       await cluster.stop();
       await host.stopAll();
-      throw new SwarmError("Config", `--metrics-addr ${settings.metricsAddr}: ${errorMessage(err)}`);
+      throw errors.MetricsListenFailed({ addr: metricsAddr, reason: errorMessage(err) }, { cause: err });
     });
     const bound = metricsListener.address() as net.AddressInfo;
     metricsUrl = `http://${metricsHost}:${bound.port}/metrics`;
@@ -357,7 +360,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger): P
     const choice = choosePlacement(host, next);
     for (const name of Object.keys(next.pluginOptions)) {
       const known = ["filter", "strategy", "discovery", "leader", "backend"].some((kind) => host.registry.get(kind as never, name));
-      if (!known) throw new SwarmError("Config", `pluginOptions.${name}: no plugin named ${name} is loaded`);
+      if (!known) throw errors.UnknownPluginOptions({ plugin: name });
     }
     const started = await startPlacement(host, choice);
     const old = { filters: scheduler.filters, strategy: scheduler.strategy };
@@ -424,7 +427,7 @@ export function clusterOptions(plugin: LoadedPlugin, given: Readonly<Record<stri
   const unknown = Object.keys(given).filter((key) => !declared.includes(key));
   if (unknown.length > 0) {
     const choices = declared.length > 0 ? `its options are ${declared.join(", ")}` : "it takes no options";
-    throw new SwarmError("Config", `--cluster-opt ${unknown.join(", ")}: not an option of the ${definition.name} cluster driver (${choices})`);
+    throw errors.UnknownClusterOption({ options: unknown.join(", "), driver: definition.name, choices });
   }
   const options: Record<string, string> = { ...given };
   for (const [key, variable] of Object.entries(definition.env ?? {})) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { makeContainer, makeNode, makeRequest, testFilter, testPlacement, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
+import { makeContainer, makeNode, makeRequest, startTestManager, testFilter, testPlacement, testStrategy, type PlacementUnderTest } from "@swarm/core/testing";
 import maintenance, { REASON_IN_MAINTENANCE } from "../src/maintenance.js";
 import freeMemory from "../src/free-memory.js";
 import leastRecent from "../src/least-recent.js";
@@ -54,5 +54,25 @@ describe("example third-party plugins", () => {
 
   it("are refused options their schema does not allow, as the manager refuses them", async () => {
     await expect(testStrategy(freeMemory, { reserveMiB: "lots" })).rejects.toThrow(/strategy\/acme\/free-memory options are invalid:\n {2}pluginOptions\.acme\/free-memory\.reserveMiB/);
+  });
+});
+
+/** The same plugins in a whole manager, in this process, in front of simulated engines: no root, no dockerd. */
+describe("example plugins behind a manager", () => {
+  it("a burst of docker runs goes round the engines least recently given one, none in maintenance", async () => {
+    const manager = await startTestManager({
+      engines: { engines: 4, labels: (i) => (i === 3 ? { maintenance: "true" } : {}) },
+      config: { filters: ["health", "acme/maintenance"], strategy: "acme/least-recent" },
+      plugins: [maintenance, leastRecent],
+    });
+    try {
+      const placed: string[] = [];
+      for (let i = 0; i < 6; i++) placed.push((await manager.run()).node);
+      expect(placed).not.toContain("sim-0004");
+      expect(new Set(placed.slice(0, 3)).size).toBe(3);
+      expect(placed.slice(3)).toEqual(placed.slice(0, 3));
+    } finally {
+      await manager.stop();
+    }
   });
 });

@@ -21,7 +21,8 @@ export interface FleetOptions {
   readonly engines: number;
   /** Where every engine listens; default 127.0.0.1. Ports are ephemeral. */
   readonly host?: string;
-  readonly labels?: (index: number) => Readonly<Record<string, string>>;
+  /** Engine labels by index; a label whose value is undefined is left out, so `i === 0 ? { x: "1" } : {}` reads as it should. */
+  readonly labels?: (index: number) => Readonly<Record<string, string | undefined>>;
   /** Default 4. */
   readonly cpus?: (index: number) => number;
   /** Bytes; default 8 GiB. */
@@ -153,7 +154,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         name: `${prefix}-${String(index + 1).padStart(width, "0")}`,
         cpus: options.cpus?.(index) ?? 4,
         memory: options.memory?.(index) ?? 8 * 1024 ** 3,
-        labels: { ...(options.labels?.(index) ?? {}) },
+        labels: definedOnly(options.labels?.(index) ?? {}),
         serverVersion: SERVER_VERSION,
         kernelVersion: kernel,
         operatingSystem: "Simulated Docker Engine",
@@ -259,4 +260,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return stopped;
     },
   };
+}
+
+function definedOnly(labels: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
