@@ -26,8 +26,19 @@ export {
 export { findContainer, containerHasName, SWARM_ID_LABEL } from "./scheduler/lookup.js";
 export type { ContainerLike } from "./scheduler/lookup.js";
 export { SwarmLabels, normalizeConfig, toScheduleRequest } from "./scheduler/request.js";
-export { SwarmError, ErrorCodes, isSwarmError, errorMessage } from "./errors/catalog.js";
-export type { ErrorCode, ErrorKind } from "./errors/catalog.js";
+export { SwarmError, errors, isSwarmError, errorMessage, definePluginErrors } from "./errors/catalog.js";
+export type {
+  ErrorBuilder,
+  ErrorBuilders,
+  ErrorCode,
+  ErrorEntry,
+  ErrorKey,
+  ErrorMatch,
+  ErrorOptions,
+  ErrorParams,
+  PluginErrorEntry,
+  Placeholders,
+} from "./errors/catalog.js";
 export { parseGoDuration, formatGoDuration } from "./util/duration.js";
 export { expandRange, parseHostPort } from "./util/address.js";
 export { formatHostPort } from "./util/address.js";

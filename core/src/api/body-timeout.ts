@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
+import { errors, type SwarmError } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { isTakenOverUpload } from "./raw-upload.js";
 import { UPLOAD_IDLE_MS } from "../engines/raw-body.js";
@@ -31,19 +32,19 @@ export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logg
     const socket = raw.socket as IncomingMessage["socket"] | null;
     // Requests injected without a socket (tests through app.inject) have nothing to time out.
     if (typeof socket?.setTimeout !== "function") return;
-    const giveUp = (why: string) => {
-      logger.debug(`HTTP error: ${why}`, { status: 408, url: raw.url });
+    const giveUp = (why: SwarmError) => {
+      logger.debug(`HTTP error: ${why.message}`, { status: why.status, url: raw.url });
       refuse(reply.raw, why);
     };
     if (!(raw.headers["content-type"] ?? "").startsWith("application/json")) {
       limitUploadIdleTime(raw, timeouts.uploadIdleMs, giveUp);
       return;
     }
-    const onIdle = () => giveUp(`request body timed out: nothing arrived for ${timeouts.idleMs / 1000} s`);
+    const onIdle = () => giveUp(errors.BodyIdleTimeout({ seconds: timeouts.idleMs / 1000 }));
     // On the request, not the socket: Node's server destroys a socket whose request does not
     // handle its timeout, before an answer could be written.
     raw.setTimeout(timeouts.idleMs, onIdle);
-    const total = setTimeout(() => giveUp(`request body timed out: not complete after ${timeouts.jsonMs / 1000} s`), timeouts.jsonMs);
+    const total = setTimeout(() => giveUp(errors.BodyTimeout({ seconds: timeouts.jsonMs / 1000 })), timeouts.jsonMs);
     total.unref();
     const done = () => {
       socket.setTimeout(0);
@@ -60,7 +61,7 @@ export function limitBodyTime(app: FastifyInstance, timeouts: BodyTimeouts, logg
  * back. Silence while paused is the engine's doing and is waited out; silence while the manager
  * would read is the client's, and ends the upload.
  */
-function limitUploadIdleTime(raw: IncomingMessage, idleMs: number, giveUp: (why: string) => void): void {
+function limitUploadIdleTime(raw: IncomingMessage, idleMs: number, giveUp: (why: SwarmError) => void): void {
   if (idleMs <= 0) return;
   const onIdle = () => {
     if (raw.complete || raw.destroyed) return;
@@ -69,7 +70,7 @@ function limitUploadIdleTime(raw: IncomingMessage, idleMs: number, giveUp: (why:
       raw.setTimeout(idleMs);
       return;
     }
-    giveUp(`request body timed out: nothing arrived for ${idleMs / 1000} s`);
+    giveUp(errors.BodyIdleTimeout({ seconds: idleMs / 1000 }));
   };
   raw.setTimeout(idleMs, onIdle);
   const done = () => {
@@ -86,11 +87,11 @@ function hasBody(request: IncomingMessage): boolean {
 }
 
 /** A 408 in Docker's shape, then the connection closed: what was sent of the body can no longer be told from what follows. */
-function refuse(response: ServerResponse, message: string): void {
+function refuse(response: ServerResponse, why: SwarmError): void {
   const socket = response.socket;
   if (!response.headersSent && socket?.writable) {
-    const body = JSON.stringify({ message });
-    response.writeHead(408, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), Connection: "close" });
+    const body = JSON.stringify({ message: why.message });
+    response.writeHead(why.status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), Connection: "close" });
     response.end(body, () => socket.destroy());
     setTimeout(() => socket.destroy(), 1_000).unref();
     return;

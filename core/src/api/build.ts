@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Node } from "../cluster/node.js";
 import type { EngineResponse } from "../engines/engine.js";
 import type { BuildSessions } from "./sessions.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError } from "../errors/catalog.js";
 import { normalizeConfig } from "../scheduler/request.js";
 import { queryInt, type ApiContext } from "./context.js";
 import { bodyStream, eachNode, throwFailures } from "./fan-out.js";
@@ -69,7 +69,7 @@ function placeBuild(ctx: ApiContext, expressions: string[], params: URLSearchPar
     HostConfig: { Memory: queryInt(params.get("memory") ?? undefined), CpuShares: queryInt(params.get("cpushares") ?? undefined) },
   });
   const node = ctx.cluster.rankNodes(config)[0];
-  if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  if (!node) throw errors.NoNodesAvailable();
   return node;
 }
 
@@ -103,7 +103,7 @@ async function build(ctx: ApiContext, sessions: BuildSessions, request: FastifyR
   } catch (err) {
     reply.raw.off("close", onClose);
     if (abort.signal.aborted) return;
-    throw err instanceof SwarmError ? err : new SwarmError("Engine", errorMessage(err), { cause: err });
+    throw isSwarmError(err) ? err : errors.EngineCallFailed({ message: errorMessage(err) }, { cause: err });
   }
   reply.hijack();
   const raw = reply.raw;

@@ -6,7 +6,7 @@ import type { Node } from "../cluster/node.js";
 import type { ContainerAction, Expectation } from "../cluster/node-sync.js";
 import type { ContainerInspect } from "../engines/docker-types.js";
 import type { ContainerConfig } from "../extension-points/model.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
 import { jsonBody, labelMatches, noSuch, parseFilters, query, queryBool, queryInt, type ApiContext } from "./context.js";
 import { createBody } from "./create-body.js";
 import { proxyToEngine, rawQuery } from "./proxy.js";
@@ -22,18 +22,18 @@ export interface LocatedContainer {
 /** Finds a container or answers Docker's 404; refuses containers on unhealthy nodes (§7.1). */
 export function locateContainer(ctx: ApiContext, ref: string, options: { allowUnhealthy?: boolean } = {}): LocatedContainer {
   const resolution = ctx.cluster.resolveContainer(ref);
-  if (!resolution) throw new SwarmError("NotFound", `No such container: ${ref}`);
+  if (!resolution) throw errors.NoSuchContainer({ ref });
   if ("ambiguous" in resolution) {
     // dockerd's own answer to an ID prefix it cannot resolve (a 500, as in dockerd 20.10).
-    if (resolution.ambiguous === "prefix") throw new SwarmError("Internal", `Multiple IDs found with provided prefix: ${ref}`);
+    if (resolution.ambiguous === "prefix") throw errors.AmbiguousContainerPrefix({ ref });
     const names = resolution.candidates.map((c) => `${ctx.cluster.nodeOf(c)?.name ?? "?"}/${c.name}`);
-    throw new SwarmError("NotFound", noSuch("container", ref, names));
+    throw noSuch("container", ref, names);
   }
   const record = resolution.found;
   const node = ctx.cluster.nodeOf(record);
-  if (!node) throw new SwarmError("NotFound", `No such container: ${ref}`);
+  if (!node) throw errors.NoSuchContainer({ ref });
   if (!options.allowUnhealthy && !node.isHealthy()) {
-    throw new SwarmError("UnhealthyNode", `Container ${ref} running on unhealthy node ${node.name}`);
+    throw errors.ContainerOnUnhealthyNode({ ref, node: node.name });
   }
   return { node, record };
 }
@@ -105,7 +105,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     applyLegacyResourceFields(config);
     const name = query(request).name;
     if (name !== undefined && name !== "" && !/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
-      throw new SwarmError("BadRequest", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      throw errors.InvalidContainerName({ name });
     }
     const authHeader = request.headers["x-registry-auth"];
     const created = await ctx.backend.createContainer({
@@ -161,10 +161,7 @@ export function containerRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const newName = query(request).name ?? "";
     const clash = ctx.cluster.findContainer(newName);
     if (newName !== "" && clash && clash.name === newName.replace(/^\//, "")) {
-      throw new SwarmError(
-        "Conflict",
-        `Conflict: The name ${newName} is already assigned. You have to delete (or rename) that container to be able to assign ${newName} to a container again.`,
-      );
+      throw errors.NameInUse({ name: newName });
     }
     await trackAction(found, "rename", async () => {
       await found.node.engine.send("POST", containerPath(found, "/rename"), { query: rawQuery(request.url) });
@@ -206,7 +203,7 @@ function engineFailure(status: number, text: string): SwarmError {
   } catch {
     // plain text answer
   }
-  return new SwarmError("Engine", message, { status });
+  return errors.EngineAnswered({ message }, { status });
 }
 
 /** Inspect as the engine answers it, plus the `Node` object and host IPs made reachable. */
@@ -273,12 +270,12 @@ async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise
   const limit = queryInt(q.limit, -1);
   const before = q.before;
   for (const status of filters.status ?? []) {
-    if (!STATUS_VALUES.has(status)) throw new SwarmError("BadRequest", `Invalid filter 'status=${status}'`);
+    if (!STATUS_VALUES.has(status)) throw errors.InvalidStatusFilter({ status });
     if (status !== "running") all = true;
   }
   const exited = (filters.exited ?? []).map((v) => {
     const n = Number.parseInt(v, 10);
-    if (Number.isNaN(n)) throw new SwarmError("BadRequest", `invalid filter 'exited=${v}'`);
+    if (Number.isNaN(n)) throw errors.InvalidExitedFilter({ value: v });
     return n;
   });
   if (exited.length > 0) all = true;
@@ -287,7 +284,7 @@ async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise
     try {
       return RE2JS.compile(pattern);
     } catch (err) {
-      throw new SwarmError("BadRequest", `invalid filter regexp '${pattern}': ${errorMessage(err)}`);
+      throw errors.InvalidFilterRegexp({ pattern, reason: errorMessage(err) });
     }
   };
   const nameRes = (filters.name ?? []).map(regex);
@@ -328,7 +325,7 @@ async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise
   let result = rows;
   if (before !== undefined) {
     const target = ctx.cluster.findContainer(before);
-    if (!target) throw new SwarmError("NotFound", `No such container: ${before}`);
+    if (!target) throw errors.NoSuchContainer({ ref: before });
     const index = rows.findIndex((r) => r.record.id === target.id);
     result = index < 0 ? rows : rows.slice(index + 1);
   }

@@ -5,7 +5,7 @@ import type { EventHub } from "../cluster/events.js";
 import type { ClusterReader } from "../cluster/reader.js";
 import type { ClusterBackend } from "../extension-points/cluster-backend.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors, type SwarmError } from "../errors/catalog.js";
 import type { ReplicaRouting } from "./replica.js";
 import type { DecisionLog } from "../scheduler/decisions.js";
 import type { ManagerMetrics } from "../metrics/metrics.js";
@@ -50,7 +50,7 @@ export function jsonBody(request: FastifyRequest): unknown {
   const body = request.body;
   if (body === undefined || body === null) return undefined;
   if (body instanceof Readable || body instanceof RawRequestBody) {
-    throw new SwarmError("BadRequest", `Content-Type specified (${request.headers["content-type"] ?? ""}) must be 'application/json'`);
+    throw errors.JsonContentTypeRequired({ contentType: request.headers["content-type"] ?? "" });
   }
   return body;
 }
@@ -83,16 +83,16 @@ export function parseFilters(raw: string | undefined): Filters {
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new SwarmError("BadRequest", `invalid filter '${raw}': filters must be JSON such as {"label":["a=b"]}`);
+    throw errors.FilterNotJson({ filter: raw });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new SwarmError("BadRequest", `invalid filter '${raw}'`);
+    throw errors.InvalidFilter({ filter: raw });
   }
   const out: Filters = {};
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (Array.isArray(value)) out[key] = value.map(String);
     else if (typeof value === "object" && value !== null) out[key] = Object.keys(value);
-    else throw new SwarmError("BadRequest", `invalid filter '${key}'`);
+    else throw errors.InvalidFilter({ filter: key });
   }
   return out;
 }
@@ -104,12 +104,20 @@ export function labelMatches(labels: Readonly<Record<string, string>>, filter: s
   return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
 }
 
+const NO_SUCH = {
+  container: { missing: errors.NoSuchContainer, ambiguous: errors.AmbiguousContainerName },
+  network: { missing: errors.NoSuchNetwork, ambiguous: errors.AmbiguousNetworkName },
+  volume: { missing: errors.NoSuchVolume, ambiguous: errors.AmbiguousVolumeName },
+  // Classic Swarm's delete message has no colon; scripts match on it.
+  "network to remove": { missing: errors.NoSuchNetworkToRemove, ambiguous: errors.AmbiguousNetworkNameToRemove },
+} as const;
+
 /**
  * `No such <kind>: <ref>`, the text scripts match on, with the node-qualified names a plain name
  * could have meant when several nodes hold one (`node-1/web`, `node-2/web`).
  */
-export function noSuch(kind: "container" | "network" | "volume", ref: string, sameName: readonly string[] = [], colon = true): string {
-  const base = `No such ${kind}${colon ? ":" : ""} ${ref}`;
-  if (sameName.length < 2) return base;
-  return `${base} (${sameName.length} ${kind}s have that name: ${[...sameName].sort().join(", ")}; name one as <node>/<name>)`;
+export function noSuch(kind: keyof typeof NO_SUCH, ref: string, sameName: readonly string[] = []): SwarmError {
+  const { missing, ambiguous } = NO_SUCH[kind];
+  if (sameName.length < 2) return missing({ ref });
+  return ambiguous({ ref, count: sameName.length, names: [...sameName].sort().join(", ") });
 }

@@ -1,5 +1,5 @@
 import type { ContainerConfig } from "../extension-points/model.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 
 /** The JSON a field takes, and the Go type dockerd names in its error. */
 type Kind = "string" | "strings" | "labels" | "object" | "integer" | "bool" | "portBindings";
@@ -32,14 +32,14 @@ const FIELDS: ReadonlyArray<readonly [path: readonly string[], kind: Kind, goTyp
 /** A create body checked for the types of the fields the manager reads. */
 export function createBody(body: unknown): ContainerConfig {
   if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new SwarmError("BadRequest", "config cannot be empty in order to create a container");
+    throw errors.EmptyCreateConfig();
   }
   for (const [path, kind, goType] of FIELDS) {
     let value: unknown = body;
     for (const key of path) value = isObject(value) ? value[key] : undefined;
     // JSON null leaves a Go field at its zero value, as an absent one does.
     if (value === undefined || value === null || fits(value, kind)) continue;
-    throw new SwarmError("BadRequest", `json: cannot unmarshal ${jsonType(value)} into Go struct field ContainerConfigWrapper.${path.join(".")} of type ${goType}`);
+    throw errors.CreateFieldType({ jsonType: jsonType(value), field: path.join("."), goType });
   }
   return body as ContainerConfig;
 }

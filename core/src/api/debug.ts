@@ -2,7 +2,7 @@ import { Session } from "node:inspector/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { getHeapSnapshot } from "node:v8";
 import type { FastifyInstance } from "fastify";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { query } from "./context.js";
 
 /** Go's pprof default for a CPU profile's length, and a ceiling so a typo cannot hold a profiler for hours. */
@@ -31,9 +31,9 @@ export function debugRoutes(app: FastifyInstance): void {
     const raw = query(request).seconds;
     const seconds = raw === undefined ? DEFAULT_PROFILE_SECONDS : Number(raw);
     if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_PROFILE_SECONDS) {
-      throw new SwarmError("BadRequest", `seconds must be a whole number from 1 to ${MAX_PROFILE_SECONDS}, got ${JSON.stringify(raw)}`);
+      throw errors.InvalidProfileSeconds({ maximum: MAX_PROFILE_SECONDS, given: String(JSON.stringify(raw)) });
     }
-    if (profiling) throw new SwarmError("Conflict", "Could not enable CPU profiling: a CPU profile is already being taken");
+    if (profiling) throw errors.ProfileInProgress();
     profiling = true;
     const session = new Session();
     try {

@@ -1,7 +1,7 @@
 import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Node } from "../cluster/node.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { jsonBody, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
 import { proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
@@ -26,7 +26,7 @@ export async function locateExec(ctx: ApiContext, execId: string): Promise<Locat
   const knownNode = known && ctx.cluster.nodeOf(known);
   if (known && knownNode) {
     if (!knownNode.isHealthy()) {
-      throw new SwarmError("UnhealthyNode", `Container ${known.id} running on unhealthy node ${knownNode.name}`);
+      throw errors.ContainerOnUnhealthyNode({ ref: known.id, node: knownNode.name });
     }
     return { node: knownNode, execId };
   }
@@ -49,7 +49,7 @@ export async function locateExec(ctx: ApiContext, execId: string): Promise<Locat
       return { node: hit.node, execId: hit.inspect.ID ?? execId };
     }
   }
-  throw new SwarmError("NotFound", `No such exec instance: ${execId}`);
+  throw errors.NoSuchExec({ id: execId });
 }
 
 type ExecParams = { id: string };
@@ -59,7 +59,7 @@ export function execRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const found = locateContainer(ctx, request.params.name);
     const body = jsonBody(request);
     if (body === undefined || body === null || typeof body !== "object" || Array.isArray(body) || !hasCommand(body)) {
-      throw new SwarmError("BadRequest", "No exec command specified");
+      throw errors.NoExecCommand();
     }
     const response = await found.node.engine.call("POST", `/containers/${found.record.id}/exec`, {
       query: rawQuery(request.raw.url ?? ""),

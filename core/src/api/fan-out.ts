@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import split2 from "split2";
 import type { Node } from "../cluster/node.js";
 import { engineMessage, type EngineResponse } from "../engines/engine.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError } from "../errors/catalog.js";
 
 /*
  * One operation on several engines at once: run it everywhere, merge streamed answers tagged with
@@ -35,8 +35,8 @@ export function throwFailures<T>(results: ReadonlyArray<NodeResult<T>>): void {
   if (failures.length === 0) return;
   const message = failures.map((f) => `${f.node.name}: ${errorMessage(f.error)}`).join("\n");
   const first = failures[0]!.error;
-  const status = failures.length === 1 && first instanceof SwarmError ? first.status : 500;
-  throw new SwarmError("Engine", message, { status });
+  const status = failures.length === 1 && isSwarmError(first) ? first.status : 500;
+  throw errors.FailedOnEngines({ failures: message }, { status });
 }
 
 /** Mirror refreshes after a change; a failed refresh is caught up by the periodic one. */

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { connectToEngine } from "../engines/connect.js";
 import type { Engine } from "../engines/engine.js";
-import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError, type SwarmError } from "../errors/catalog.js";
 import { HOP_BY_HOP } from "./proxy.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { locateContainer } from "./containers.js";
@@ -108,8 +108,8 @@ async function routeUpgrade(
   const where = ctx.replica ? await destinationOf(ctx.replica, request.url ?? "/", client) : "here";
   if (where === "here") return handleUpgrade(ctx, routes, request, client, head, bodyTimeoutMs);
   client.on("error", () => client.destroy());
-  if ("error" in where) return respondError(ctx, client, 500, where.error);
-  relayUpgradeToPrimary(ctx.replica!, where.primary, request, client, head, (status, message) => respondError(ctx, client, status, message));
+  if ("error" in where) return respondError(ctx, client, where.error);
+  relayUpgradeToPrimary(ctx.replica!, where.primary, request, client, head, (error) => respondError(ctx, client, error));
 }
 
 async function handleUpgrade(
@@ -140,7 +140,7 @@ async function handleUpgrade(
   if (path.length > 1 && path.endsWith("/")) path = path.slice(0, -1);
 
   const versionProblem = versioned ? checkApiVersion(ctx, versioned[1]!) : undefined;
-  if (versionProblem) return respondError(ctx, client, 400, versionProblem);
+  if (versionProblem) return respondError(ctx, client, versionProblem);
 
   let route: HijackRoute | undefined;
   let match: RegExpExecArray | null = null;
@@ -152,11 +152,11 @@ async function handleUpgrade(
     }
   }
   if (!route || !match) {
-    return respondError(ctx, client, 400, `protocol upgrade is not supported for ${request.method ?? "?"} ${path}`);
+    return respondError(ctx, client, errors.UpgradeNotSupported({ method: request.method ?? "?", path }));
   }
 
   const body = await readBody(request, client, head, bodyTimeoutMs);
-  if (body instanceof SwarmError) return respondError(ctx, client, body.status, body.message);
+  if (isSwarmError(body)) return respondError(ctx, client, body);
   // The client went away before its body was whole: its half-closed socket is closed here too.
   if (body === undefined) {
     client.destroy();
@@ -173,22 +173,17 @@ async function handleUpgrade(
     }
     target = await route.resolve(ref, request);
   } catch (err) {
-    const status = isSwarmError(err) ? err.status : 500;
-    return respondError(ctx, client, status, errorMessage(err));
+    return respondError(ctx, client, isSwarmError(err) ? err : errors.UnexpectedFailure({ message: errorMessage(err) }, { cause: err }));
   }
   if (client.destroyed) return;
   await forwardToEngine(ctx, request, client, target, `${prefix}${target.path}${query}`, body);
 }
 
 /** The same refusals as the fastify `onRequest` hook in server.ts. */
-function checkApiVersion(ctx: ApiContext, requested: string): string | undefined {
+function checkApiVersion(ctx: ApiContext, requested: string): SwarmError | undefined {
   const apiVersion = ctx.cluster.apiVersion();
-  if (compareApiVersions(requested, apiVersion) > 0) {
-    return `client version ${requested} is too new. Maximum supported API version is ${apiVersion}`;
-  }
-  if (compareApiVersions(requested, MIN_API_VERSION) < 0) {
-    return `client version ${requested} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`;
-  }
+  if (compareApiVersions(requested, apiVersion) > 0) return errors.ClientVersionTooNew({ requested, maximum: apiVersion });
+  if (compareApiVersions(requested, MIN_API_VERSION) < 0) return errors.ClientVersionTooOld({ requested, minimum: MIN_API_VERSION });
   return undefined;
 }
 
@@ -205,12 +200,12 @@ interface RequestBody {
  */
 async function readBody(request: http.IncomingMessage, client: Duplex, head: Buffer, timeoutMs: number): Promise<RequestBody | SwarmError | undefined> {
   if (request.headers["transfer-encoding"] !== undefined) {
-    return new SwarmError("BadRequest", "chunked request bodies are not supported on hijacked connections");
+    return errors.ChunkedUpgradeBody();
   }
   const lengthHeader = request.headers["content-length"];
   const length = lengthHeader === undefined ? 0 : Number(lengthHeader);
-  if (!Number.isSafeInteger(length) || length < 0) return new SwarmError("BadRequest", `invalid Content-Length ${lengthHeader ?? ""}`);
-  if (length > MAX_BODY) return new SwarmError("BadRequest", `request body too large (${length} bytes)`);
+  if (!Number.isSafeInteger(length) || length < 0) return errors.InvalidContentLength({ value: lengthHeader ?? "" });
+  if (length > MAX_BODY) return errors.UpgradeBodyTooLarge({ length });
   if (head.length >= length) return { body: head.subarray(0, length), rest: head.subarray(length) };
   return new Promise((resolve) => {
     const chunks: Buffer[] = [head];
@@ -224,7 +219,7 @@ async function readBody(request: http.IncomingMessage, client: Duplex, head: Buf
       resolve(result);
     };
     const timer = setTimeout(
-      () => finish(new SwarmError("BadRequest", `request body timed out: not complete after ${timeoutMs / 1000} s`, { status: 408 })),
+      () => finish(errors.BodyTimeout({ seconds: timeoutMs / 1000 })),
       timeoutMs,
     );
     const onData = (chunk: Buffer) => {
@@ -306,10 +301,11 @@ function forwardToEngine(
         client.destroy();
         return;
       }
-      const message = isConnectError(err)
-        ? `Cannot connect to the Docker daemon at tcp://${engine.addr}. Is the docker daemon running?`
-        : errorMessage(err);
-      respondError(ctx, client, 500, message);
+      respondError(
+        ctx,
+        client,
+        isConnectError(err) ? errors.EngineUnreachable({ addr: engine.addr }, { cause: err }) : errors.EngineCallFailed({ message: errorMessage(err) }, { cause: err }),
+      );
     });
 
     upstreamRequest.end(body);
@@ -365,7 +361,8 @@ function relayRefusal(client: Duplex, response: http.IncomingMessage): void {
 }
 
 /** A Docker-style error on a socket that never reached fastify (same headers as its answers). */
-function respondError(ctx: ApiContext, client: Duplex, status: number, message: string): void {
+function respondError(ctx: ApiContext, client: Duplex, error: SwarmError): void {
+  const { status, message } = error;
   if (status >= 500) ctx.logger.error(`HTTP error: ${message}`, { status });
   else ctx.logger.debug(`HTTP error: ${message}`, { status });
   if (client.destroyed) return;

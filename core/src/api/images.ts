@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
 import type { Node } from "../cluster/node.js";
 import type { ImageSummary } from "../engines/docker-types.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors } from "../errors/catalog.js";
 import { labelMatches, parseFilters, query, queryBool, type ApiContext } from "./context.js";
 import { forwardableHeaders, proxyToEngine, rawQuery, versionPrefixOf } from "./proxy.js";
 import { bodyStream, eachNode, fanOutStream, openJsonStream, refreshAll, throwFailures, writeFailures, type FanOutOptions } from "./fan-out.js";
@@ -13,7 +13,7 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get("/images/json", async (request) => listImages(ctx.cluster.nodes(), query(request)));
 
   app.get("/images/viz", async () => {
-    throw new SwarmError("NotImplemented", "Not supported in clustering mode.");
+    throw errors.ImageVizNotSupported();
   });
 
   app.get("/images/search", async (request, reply) => {
@@ -26,7 +26,7 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const node = ctx.cluster
       .healthyNodes()
       .find((e) => names.every((name) => e.images.some((image) => imageMatches(image, name))));
-    if (!node) throw new SwarmError("NotFound", `Unable to find a healthy engine containing all images: [${names.join(" ")}]`);
+    if (!node) throw errors.NoEngineWithImages({ names: names.join(" ") });
     await proxyToEngine(node.engine, request, reply, { path: "/images/get" });
   });
 
@@ -34,7 +34,7 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const q = query(request);
     if (q.fromImage !== undefined && q.fromImage !== "") return pullImage(ctx, request, reply);
     if (q.fromSrc !== undefined && q.fromSrc !== "") return importImage(ctx, request, reply);
-    throw new SwarmError("BadRequest", "fromImage or fromSrc is required");
+    throw errors.PullSourceRequired();
   });
 
   app.post("/images/load", async (request, reply) => loadImages(ctx, request, reply));
@@ -59,9 +59,9 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Image names hold slashes (`127.0.0.1:5000/team/app`) and the docker CLI does not escape them.
   app.get<{ Params: Wildcard }>("/images/*", async (request, reply) => {
     const { name, action } = splitAction(request.params["*"], ["json", "history", "get"]);
-    if (action === undefined) throw new SwarmError("NotFound", "page not found");
+    if (action === undefined) throw errors.PageNotFound();
     const node = nodeHolding(ctx, name);
-    if (!node) throw new SwarmError("NotFound", `No such image: ${name}`);
+    if (!node) throw errors.NoSuchImage({ ref: name });
     await proxyToEngine(node.engine, request, reply, { path: `/images/${name}/${action}` });
   });
 
@@ -71,19 +71,18 @@ export function imageRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const tag = query(request).tag ?? "";
       // Without a tag the engine pushes every tag of the repository.
       const node = tag === "" ? nodeHolding(ctx, name, { anyTag: true }) : nodeHolding(ctx, `${name}:${tag}`);
-      if (!node) throw new SwarmError("NotFound", `No such image: ${name}`);
+      if (!node) throw errors.NoSuchImage({ ref: name });
       await proxyToEngine(node.engine, request, reply, { path: `/images/${name}/push` });
       return;
     }
     if (action === "tag") return tagImage(ctx, request, reply, name);
-    throw new SwarmError("NotFound", "page not found");
+    throw errors.PageNotFound();
   });
 
   app.delete<{ Params: Wildcard }>("/images/*", async (request) => {
     const name = request.params["*"];
     const nodes = nodesResolving(ctx.cluster.nodes(), name);
-    // Classic Swarm's rmi message has no colon; scripts match on it.
-    if (nodes.length === 0) throw new SwarmError("NotFound", `No such image ${name}`);
+    if (nodes.length === 0) throw errors.NoSuchImageToRemove({ ref: name });
     const results = await eachNode(nodes, (node) =>
       node.engine.json<unknown[] | null>("DELETE", `/images/${name}`, {
         query: rawQuery(request.raw.url ?? ""),
@@ -139,7 +138,7 @@ function nodesResolving(
 /** The best node for an empty request: where classic Swarm sent search, auth and network creation. */
 export function topNode(ctx: ApiContext): Node {
   const node = ctx.cluster.rankNodes({})[0];
-  if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  if (!node) throw errors.NoNodesAvailable();
   return node;
 }
 
@@ -203,7 +202,7 @@ export function referenceMatcher(pattern: string): (reference: string) => boolea
   try {
     regex = RE2JS.compile(pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", "[^/]*").replaceAll("?", "[^/]"));
   } catch (err) {
-    throw new SwarmError("BadRequest", `invalid reference filter '${pattern}': ${errorMessage(err)}`);
+    throw errors.InvalidReferenceFilter({ pattern, reason: errorMessage(err) });
   }
   return (reference) => {
     const own = familiar(reference);
@@ -223,7 +222,7 @@ export function listImages(nodes: readonly Node[], q: Record<string, string | un
   const all = queryBool(q.all);
   for (const value of filters.dangling ?? []) {
     if (value !== "true" && value !== "false" && value !== "1" && value !== "0") {
-      throw new SwarmError("BadRequest", "Invalid filter: 'type'='dangling'");
+      throw errors.InvalidDanglingImageFilter();
     }
   }
   const anchor = (kind: "before" | "since"): number | undefined => {
@@ -233,7 +232,7 @@ export function listImages(nodes: readonly Node[], q: Record<string, string | un
       const image = node.images.find((i) => imageMatches(i, ref));
       if (image) return image.Created;
     }
-    throw new SwarmError("BadRequest", `Invalid filter: 'type'='${kind}': no such image found: '${ref}'`);
+    throw errors.NoSuchImageForFilter({ kind, ref });
   };
   const before = anchor("before");
   const since = anchor("since");
@@ -277,7 +276,7 @@ export function listImages(nodes: readonly Node[], q: Record<string, string | un
 
 async function tagImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply, name: string): Promise<void> {
   const nodes = nodesResolving(ctx.cluster.nodes(), name);
-  if (nodes.length === 0) throw new SwarmError("NotFound", `No such image: ${name}`);
+  if (nodes.length === 0) throw errors.NoSuchImage({ ref: name });
   const results = await eachNode(nodes, (node) =>
     node.engine.send("POST", `/images/${name}/tag`, { query: rawQuery(request.raw.url ?? ""), versionPrefix: versionPrefixOf(request) }),
   );
@@ -302,7 +301,7 @@ function pullReference(q: Record<string, string | undefined>): string {
 
 async function pullImage(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const nodes = ctx.cluster.nodes();
-  if (nodes.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  if (nodes.length === 0) throw errors.NoNodesAvailable();
   const ref = pullReference(query(request));
   const stream = openJsonStream(reply);
   const headers = streamHeaders(request);
@@ -357,7 +356,7 @@ async function sendToEveryNode(
   options: { path: string } & Pick<FanOutOptions, "body" | "label" | "skipped">,
 ): Promise<void> {
   const nodes = ctx.cluster.nodes();
-  if (nodes.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  if (nodes.length === 0) throw errors.NoNodesAvailable();
   const stream = openJsonStream(reply);
   const headers = streamHeaders(request);
   const result = await fanOutStream({

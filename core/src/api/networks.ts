@@ -5,7 +5,7 @@ import type { ClusterReader } from "../cluster/reader.js";
 import type { Node } from "../cluster/node.js";
 import { EngineError, engineMessage, isConnectionError } from "../engines/engine.js";
 import type { NetworkResource } from "../engines/docker-types.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
 import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachNode, refreshAll, throwFailures } from "./fan-out.js";
@@ -54,7 +54,7 @@ export function networkRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const path = request.params["*"];
     const slash = path.lastIndexOf("/");
     const action = path.slice(slash + 1);
-    if (slash <= 0 || (action !== "connect" && action !== "disconnect")) throw new SwarmError("NotFound", "page not found");
+    if (slash <= 0 || (action !== "connect" && action !== "disconnect")) throw errors.PageNotFound();
     await connectOrDisconnect(ctx, request, reply, path.slice(0, slash), action);
   });
 }
@@ -69,7 +69,7 @@ function regex(pattern: string): RE2JS {
   try {
     return RE2JS.compile(pattern);
   } catch (err) {
-    throw new SwarmError("BadRequest", `invalid filter regexp '${pattern}': ${errorMessage(err)}`);
+    throw errors.InvalidFilterRegexp({ pattern, reason: errorMessage(err) });
   }
 }
 
@@ -80,10 +80,10 @@ function regex(pattern: string): RE2JS {
 export function listNetworks(cluster: ClusterReader, q: Record<string, string | undefined>): NetworkResource[] {
   const filters = parseFilters(q.filters);
   for (const type of filters.type ?? []) {
-    if (type !== "custom" && type !== "builtin") throw new SwarmError("BadRequest", `Invalid filter: 'type'='${type}'`);
+    if (type !== "custom" && type !== "builtin") throw errors.InvalidNetworkTypeFilter({ type });
   }
   for (const value of filters.dangling ?? []) {
-    if (!["true", "false", "1", "0"].includes(value)) throw new SwarmError("BadRequest", `Invalid filter 'dangling=${value}'`);
+    if (!["true", "false", "1", "0"].includes(value)) throw errors.InvalidDanglingFilter({ value });
   }
   const nameRes = (filters.name ?? []).map(regex);
   const idRes = (filters.id ?? []).map(regex);
@@ -160,7 +160,7 @@ interface NetworkCreateBody {
 async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const raw = jsonBody(request);
   if (raw === undefined || raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new SwarmError("BadRequest", "network create needs a JSON body such as {\"Name\":\"web\"}");
+    throw errors.NetworkCreateBodyRequired();
   }
   const body: NetworkCreateBody = { ...(raw as NetworkCreateBody) };
   const name = typeof body.Name === "string" ? body.Name : "";
@@ -170,7 +170,7 @@ async function createNetwork(ctx: ApiContext, request: FastifyRequest, reply: Fa
     const nodeName = name.slice(0, slash);
     body.Name = name.slice(slash + 1);
     const chosen = ctx.cluster.rankNodes({ Labels: { [SwarmLabels.constraints]: JSON.stringify([`node==${nodeName}`]) } })[0];
-    if (!chosen) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+    if (!chosen) throw errors.NoNodesAvailable();
     node = chosen;
   } else {
     node = topNode(ctx);
@@ -259,16 +259,13 @@ async function connectOrDisconnect(
   const containerNode = container && ctx.cluster.nodeOf(container);
   const onContainerEngine = containerNode ? networkOnEngine(containerNode, ref) : undefined;
   if (!anywhere && !onContainerEngine) throw networkNotFound(ctx, ref, "connect");
-  if (containerRef === "") throw new SwarmError("NotFound", "Container is not specified");
-  if (!container || !containerNode) throw new SwarmError("NotFound", `No such container: ${containerRef}`);
+  if (containerRef === "") throw errors.ContainerNotSpecified();
+  if (!container || !containerNode) throw errors.NoSuchContainer({ ref: containerRef });
   const node = containerNode;
   const network = onContainerEngine ?? (anywhere && node.networks.get(anywhere.network.Id));
   if (!network) {
     const where = anywhere ? anywhere.node.name : "another node";
-    throw new SwarmError(
-      "NotFound",
-      `No such network: ${ref} (it is local to ${where}; container ${containerRef} runs on ${node.name})`,
-    );
+    throw errors.NetworkOnAnotherNode({ ref, where, container: containerRef, node: node.name });
   }
   const containerId = container.id;
   const response = await node.engine.call("POST", `/networks/${network.Id}/${action}`, {
@@ -293,11 +290,10 @@ function networkNotFound(ctx: ApiContext, ref: string, route: "inspect" | "remov
   const sameName = networksNamed(ctx, ref);
   const prefixed = new Set(ctx.cluster.nodes().flatMap((node) => [...node.networks.keys()].filter((id) => id.startsWith(bare))));
   if (sameName.length < 2 && bare !== "" && prefixed.size > 1) {
-    const count = `${prefixed.size} matches found based on ID prefix`;
-    return new SwarmError("BadRequest", route === "inspect" ? `${count}: network ${ref} is ambiguous` : `network ${ref} is ambiguous (${count})`);
+    const ambiguous = route === "inspect" ? errors.AmbiguousNetworkPrefixInspect : errors.AmbiguousNetworkPrefix;
+    return ambiguous({ ref, count: prefixed.size });
   }
-  // Classic Swarm's delete message has no colon; scripts match on it.
-  return new SwarmError("NotFound", noSuch("network", ref, sameName, route !== "remove"));
+  return noSuch(route === "remove" ? "network to remove" : "network", ref, sameName);
 }
 
 /** `<node>/<name>` of every node-local network called `ref`: what a plain name could have meant. */

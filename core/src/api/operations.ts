@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { errors } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
 
 /** The manager's role as `/swarm/status` and readiness report it. */
@@ -26,7 +27,10 @@ export function operationsRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get("/readyz", async (_request, reply) => {
     const why = notReadyBecause(ctx);
-    if (why !== undefined) return reply.code(503).type("application/json").send({ message: `not ready: ${why}` });
+    if (why !== undefined) {
+      const notReady = errors.NotReady({ reason: why });
+      return reply.code(notReady.status).type("application/json").send({ message: notReady.message });
+    }
     return reply.type("application/json").send({ status: "ready", healthyNodes: ctx.cluster.healthyNodes().length });
   });
 

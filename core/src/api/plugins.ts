@@ -2,7 +2,7 @@ import { text } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Node } from "../cluster/node.js";
 import { EngineError, engineMessage } from "../engines/engine.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { query, type ApiContext } from "./context.js";
 import { bodyStream, eachNode, fanOutStream, openJsonStream, teeBody, throwFailures, writeFailures } from "./fan-out.js";
 import { forwardableHeaders, proxyToEngine, rawQuery, requestBody, versionPrefixOf } from "./proxy.js";
@@ -32,7 +32,7 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // Privileges come from the registry, which every node reaches alike: one node answers.
   app.get("/plugins/privileges", async (request, reply) => {
     const node = ctx.cluster.healthyNodes()[0];
-    if (!node) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    if (!node) throw errors.NoHealthyNode();
     await proxyToEngine(node.engine, request, reply, { path: "/plugins/privileges" });
   });
 
@@ -49,7 +49,7 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const target = nodePrefixed(ctx, params.get("name") ?? "");
     if (target) params.set("name", target.rest);
     const nodes = target ? [target.node] : ctx.cluster.healthyNodes();
-    if (nodes.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    if (nodes.length === 0) throw errors.NoHealthyNode();
     const tee = teeBody(bodyStream(request), nodes.length);
     const headers = forwardableHeaders(request.headers);
     const results = await eachNode(nodes, async (node) => {
@@ -72,7 +72,7 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get<{ Params: Wildcard }>("/plugins/*", async (request, reply) => {
     const { name, action } = splitAction(request.params["*"]);
-    if (action !== "json") throw new SwarmError("NotFound", "page not found");
+    if (action !== "json") throw errors.PageNotFound();
     const holder = (await holders(ctx, request, name))[0]!;
     await proxyToEngine(holder.node.engine, request, reply, { path: `/plugins/${holder.name}/json` });
   });
@@ -127,7 +127,7 @@ export function pluginRoutes(app: FastifyInstance, ctx: ApiContext): void {
         return;
       }
       default:
-        throw new SwarmError("NotFound", "page not found");
+        throw errors.PageNotFound();
     }
   });
 }
@@ -166,13 +166,13 @@ async function holders(ctx: ApiContext, request: FastifyRequest, ref: string): P
   const ambiguousOnANode = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 400);
   if (ambiguousOnANode && !ambiguousOnANode.ok) throw ambiguousOnANode.error;
   const found = results.flatMap((r) => (r.ok ? [{ node: r.node, name: nameOn(candidates, r.node), plugin: r.value.Name }] : []));
-  if (new Set(found.map((h) => h.plugin)).size > 1) throw new SwarmError("BadRequest", `multiple plugins found for "${ref}"`);
+  if (new Set(found.map((h) => h.plugin)).size > 1) throw errors.AmbiguousPlugin({ ref });
   if (found.length > 0) return found;
   const notFound = results.find((r) => !r.ok && r.error instanceof EngineError && r.error.engineStatus === 404);
   if (notFound && !notFound.ok) throw notFound.error;
   const other = results.find((r) => !r.ok);
   if (other && !other.ok) throw other.error;
-  throw new SwarmError("NotFound", `plugin "${ref}" not found`);
+  throw errors.NoSuchPlugin({ ref });
 }
 
 /** Pull and upgrade: the same privileges body to each node, progress merged per node. */
@@ -184,7 +184,7 @@ async function streamToEngines(
   path: string,
   queryString: string,
 ): Promise<void> {
-  if (nodes.length === 0) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+  if (nodes.length === 0) throw errors.NoHealthyNode();
   const body = requestBody(request);
   const payload = typeof body === "string" ? body : "[]";
   const headers = { ...forwardableHeaders(request.headers), "content-type": "application/json" };

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Dispatcher } from "undici";
 import type { Engine } from "../engines/engine.js";
 import { RawRequestBody } from "../engines/raw-body.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError } from "../errors/catalog.js";
 import { noteRelayedBytes } from "../util/reclaim.js";
 
 /** Headers that belong to one hop, never forwarded (RFC 9110 §7.6.1). */
@@ -92,8 +92,8 @@ export async function proxyToEngine(
     reply.raw.off("close", onClose);
     options.onFailure?.();
     if (abort.signal.aborted) return;
-    if (err instanceof SwarmError) throw err;
-    throw new SwarmError("Engine", errorMessage(err), { cause: err });
+    if (isSwarmError(err)) throw err;
+    throw errors.EngineCallFailed({ message: errorMessage(err) }, { cause: err });
   }
   try {
     await options.onResponse?.(response.statusCode);

@@ -26,7 +26,7 @@ async function replicaOf(primary: string | (() => Promise<string>)): Promise<str
   return listen((req, res) => {
     void destinationOf(routing, req.url ?? "/", res).then((where) => {
       if (where === "here") res.end("served by the replica");
-      else if ("error" in where) res.writeHead(500).end(where.error);
+      else if ("error" in where) res.writeHead(where.error.status).end(where.error.message);
       else relayToPrimary(routing, where.primary, req, res, req.url ?? "/", silentLogger);
     });
   });

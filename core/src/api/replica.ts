@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { Duplex } from "node:stream";
 import { connectToEngine, type EngineTls } from "../engines/connect.js";
-import { errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { parseHostPort } from "../util/address.js";
 
@@ -40,7 +40,7 @@ export function servedByEveryManager(url: string): boolean {
 }
 
 /** Where a request goes: served here, passed to the primary, or refused while none is known. */
-export type Destination = "here" | { readonly primary: string } | { readonly error: string };
+export type Destination = "here" | { readonly primary: string } | { readonly error: SwarmError };
 
 /**
  * Where a request goes: `here` when this manager serves it, else the primary's address, waited
@@ -55,7 +55,7 @@ export async function destinationOf(routing: ReplicaRouting, url: string, client
     const primary = await routing.primary(gone.signal);
     return primary === routing.advertise ? "here" : { primary };
   } catch (err) {
-    return { error: `No elected primary cluster manager: ${errorMessage(err)}` };
+    return { error: errors.NoElectedPrimary({ reason: errorMessage(err) }, { cause: err }) };
   } finally {
     client.off("close", onClose);
   }
@@ -73,12 +73,12 @@ function rawHeaderPairs(raw: readonly string[]): string[] {
   return kept;
 }
 
-function answer(res: http.ServerResponse, status: number, message: string): void {
+function answer(res: http.ServerResponse, error: SwarmError): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ message }));
+  res.writeHead(error.status, { "content-type": "application/json" }).end(JSON.stringify({ message: error.message }));
 }
 
 /**
@@ -108,7 +108,7 @@ export function relayToPrimary(
   });
   upstream.once("error", (err) => {
     logger.debug(`relaying ${req.method ?? "?"} ${url} to the primary ${primary} failed: ${err.message}`);
-    answer(res, 500, `Unable to reach primary cluster manager (${err.message}): ${primary}`);
+    answer(res, errors.PrimaryUnreachable({ reason: err.message, primary }));
   });
   res.once("close", () => upstream.destroy());
   req.pipe(upstream);
@@ -124,7 +124,7 @@ export function relayUpgradeToPrimary(
   req: http.IncomingMessage,
   client: Duplex,
   head: Buffer,
-  refuse: (status: number, message: string) => void,
+  refuse: (error: SwarmError) => void,
 ): void {
   const url = req.url ?? "/";
   // The same kind of connection the manager opens to an engine for a hijack, with its own certificate.
@@ -134,7 +134,7 @@ export function relayUpgradeToPrimary(
     upstream.destroy();
   };
   upstream.once("error", (err) => {
-    if (upstream.bytesRead === 0 && client.writable) refuse(500, `Unable to reach primary cluster manager (${err.message}): ${primary}`);
+    if (upstream.bytesRead === 0 && client.writable) refuse(errors.PrimaryUnreachable({ reason: err.message, primary }));
     else both();
   });
   client.on("error", both);

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex, Readable } from "node:stream";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
-import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError, type SwarmError } from "../errors/catalog.js";
 import { VERSION } from "../version.js";
 import { MIN_API_VERSION, compareApiVersions, type ApiContext } from "./context.js";
 import { DEFAULT_BODY_TIMEOUTS, limitBodyTime, type BodyTimeouts } from "./body-timeout.js";
@@ -60,7 +60,8 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     // in Docker's shape like every other error.
     frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
       const status = typeof error.statusCode === "number" ? error.statusCode : 400;
-      const message = error.code === "FST_ERR_BAD_URL" ? `invalid URL: ${error.message}` : error.message;
+      const { message } =
+        error.code === "FST_ERR_BAD_URL" ? errors.InvalidUrl({ reason: error.message }, { status }) : errors.RouterRefused({ message: error.message }, { status });
       // A Buffer: the onSend hook that strips fastify's charset does not run for these.
       void reply.code(status).header("content-type", "application/json").send(Buffer.from(JSON.stringify({ message })));
     },
@@ -84,7 +85,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(new SwarmError("BadRequest", `invalid JSON: ${jsonProblem(text, err)}`), undefined);
+      done(errors.InvalidJson({ problem: jsonProblem(text, err) }), undefined);
     }
   });
   // Everything else (tar archives, images, raw stdin) is streamed through untouched.
@@ -97,7 +98,7 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     app.addHook("onRequest", async (request, reply) => {
       const where = await destinationOf(replica, request.originalUrl, reply.raw);
       if (where === "here") return;
-      if ("error" in where) throw new SwarmError("Internal", where.error);
+      if ("error" in where) throw where.error;
       reply.hijack();
       relayToPrimary(replica, where.primary, request.raw, reply.raw, request.originalUrl, ctx.logger);
     });
@@ -121,13 +122,10 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
     const requested = (request.raw as { apiVersion?: string }).apiVersion;
     if (requested === undefined) return;
     if (compareApiVersions(requested, apiVersion) > 0) {
-      throw new SwarmError("BadRequest", `client version ${requested} is too new. Maximum supported API version is ${apiVersion}`);
+      throw errors.ClientVersionTooNew({ requested, maximum: apiVersion });
     }
     if (compareApiVersions(requested, MIN_API_VERSION) < 0) {
-      throw new SwarmError(
-        "BadRequest",
-        `client version ${requested} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
-      );
+      throw errors.ClientVersionTooOld({ requested, minimum: MIN_API_VERSION });
     }
   });
 
@@ -153,13 +151,15 @@ export function createApiServer(ctx: ApiContext, options: ApiServerOptions = {})
   app.setErrorHandler((thrown: FastifyError | SwarmError, _request, reply) => {
     const error = isSwarmError(thrown) ? thrown : (bodyError(thrown) ?? thrown);
     const status = isSwarmError(error) ? error.status : typeof error.statusCode === "number" ? error.statusCode : 500;
-    if (status >= 500) ctx.logger.error(`HTTP error: ${error.message}`, { status });
-    else ctx.logger.debug(`HTTP error: ${error.message}`, { status });
+    const fields = isSwarmError(error) ? { status, code: error.code, ...(error.plugin ? { plugin: error.plugin } : {}) } : { status };
+    if (status >= 500) ctx.logger.error(`HTTP error: ${error.message}`, fields);
+    else ctx.logger.debug(`HTTP error: ${error.message}`, fields);
     void reply.code(status).header("content-type", "application/json").send(JSON.stringify({ message: error.message }));
   });
   app.setNotFoundHandler((request, reply) => {
     if (ctx.cors && request.method === "OPTIONS") return reply.code(200).send();
-    return reply.code(404).header("content-type", "application/json").send(JSON.stringify({ message: "page not found" }));
+    const notFound = errors.PageNotFound();
+    return reply.code(notFound.status).header("content-type", "application/json").send(JSON.stringify({ message: notFound.message }));
   });
 
   systemRoutes(app, ctx);
@@ -201,9 +201,9 @@ export function jsonProblem(text: string, err: unknown): string {
 function bodyError(error: FastifyError): SwarmError | undefined {
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new SwarmError("BadRequest", `request body too large: JSON documents are limited to ${JSON_BODY_LIMIT / 1024 / 1024} MiB`);
+      return errors.JsonBodyTooLarge({ limitMiB: JSON_BODY_LIMIT / 1024 / 1024 });
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-      return new SwarmError("BadRequest", "request body size did not match its Content-Length header");
+      return errors.BodyLengthMismatch();
     default:
       return undefined;
   }
@@ -221,7 +221,7 @@ function answerClientError(ctx: ApiContext, err: Error & { code?: string; reason
     socket.destroy();
     return;
   }
-  const [status, message] = describeClientError(err);
+  const { status, message } = describeClientError(err);
   ctx.logger.debug(`HTTP error: ${message}`, { status, code: err.code });
   const body = JSON.stringify({ message });
   socket.once("finish", () => socket.destroy());
@@ -234,21 +234,21 @@ function answerClientError(ctx: ApiContext, err: Error & { code?: string; reason
   );
 }
 
-function describeClientError(err: Error & { code?: string; reason?: string }): [number, string] {
+function describeClientError(err: Error & { code?: string; reason?: string }): SwarmError {
   switch (err.code) {
     case "HPE_INVALID_EOF_STATE":
-      return [400, TRUNCATED_BODY_MESSAGE];
+      return errors.TruncatedBody();
     case "HPE_HEADER_OVERFLOW":
-      return [431, "request headers too large"];
+      return errors.HeadersTooLarge();
     case "HPE_INVALID_CONTENT_LENGTH":
     case "HPE_UNEXPECTED_CONTENT_LENGTH":
-      return [400, "invalid Content-Length header"];
+      return errors.InvalidContentLengthHeader();
     case "HPE_INVALID_CHUNK_SIZE":
-      return [400, BAD_CHUNK_SIZE_MESSAGE];
+      return errors.BadChunkSize();
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return [408, "request timed out"];
+      return errors.RequestTimedOut();
     default:
-      return [400, `malformed HTTP request: ${err.reason ?? err.message}`];
+      return errors.MalformedRequest({ reason: err.reason ?? err.message });
   }
 }
 

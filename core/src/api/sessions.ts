@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../engines/engine.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { registerHijackRoute } from "./hijack.js";
 
 const WAIT_MS = 5_000;
@@ -28,11 +28,11 @@ export class BuildSessions {
   async engineFor(sessionId: string, waitMs = WAIT_MS): Promise<Engine> {
     const known = this.engines.get(sessionId);
     if (known) return known.engine;
-    if (this.waiting.has(sessionId)) throw new SwarmError("Internal", `already waiting on node for session ${sessionId}`);
+    if (this.waiting.has(sessionId)) throw errors.SessionAlreadyAwaited({ session: sessionId });
     return new Promise<Engine>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(sessionId);
-        reject(new SwarmError("Internal", "timeout waiting for build to start"));
+        reject(errors.BuildSessionTimeout());
       }, waitMs);
       this.waiting.set(sessionId, (engine) => {
         clearTimeout(timer);
@@ -55,7 +55,7 @@ export function sessionRoutes(app: FastifyInstance, sessions: BuildSessions): vo
     resolve: async (_ref, request) => {
       const header = request.headers["x-docker-expose-session-uuid"];
       const sessionId = Array.isArray(header) ? header[0] : header;
-      if (!sessionId) throw new SwarmError("BadRequest", "no session ID provided");
+      if (!sessionId) throw errors.NoSessionId();
       return { engine: await sessions.engineFor(sessionId), path: "/session" };
     },
   });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
 import { eachNode, throwFailures } from "./fan-out.js";
 import { topNode } from "./images.js";
@@ -60,9 +60,9 @@ export function systemExtraRoutes(app: FastifyInstance, ctx: ApiContext): void {
   // `GET /distribution/127.0.0.1:5000/team/app:1/json`: the name keeps its slashes.
   app.get<{ Params: Wildcard }>("/distribution/*", async (request, reply) => {
     const path = request.params["*"];
-    if (!path.endsWith("/json")) throw new SwarmError("NotFound", "page not found");
+    if (!path.endsWith("/json")) throw errors.PageNotFound();
     const node = ctx.cluster.healthyNodes()[0];
-    if (!node) throw new SwarmError("Scheduling", "No healthy node available in the cluster");
+    if (!node) throw errors.NoHealthyNode();
     await proxyToEngine(node.engine, request, reply, { path: `/distribution/${path}` });
   });
 }

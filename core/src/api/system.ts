@@ -1,7 +1,7 @@
 import os from "node:os";
 import type { FastifyInstance } from "fastify";
 import { eventTimeNano, type ClusterEvent } from "../cluster/events.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { GIT_COMMIT, VERSION } from "../version.js";
 import { MIN_API_VERSION, labelMatches, parseFilters, query, type ApiContext, type Filters } from "./context.js";
 
@@ -171,7 +171,7 @@ function parseEventTime(value: string, name: string): bigint {
     return BigInt(seconds) * 1_000_000_000n + BigInt((fraction + "000000000").slice(0, 9));
   }
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new SwarmError("BadRequest", `invalid value for ${name}: ${value}`);
+  if (Number.isNaN(ms)) throw errors.InvalidEventTime({ name, value });
   return BigInt(ms) * 1_000_000n;
 }
 

@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import type { ApiContext } from "./context.js";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -23,11 +23,11 @@ export function locateUi(): string {
   try {
     manifest = createRequire(import.meta.url).resolve("@swarm/ui/package.json");
   } catch {
-    throw new SwarmError("Config", "--ui: the cluster view is not installed; install @swarm/ui next to @swarm/core (npm install @swarm/ui)");
+    throw errors.UiNotInstalled();
   }
   const root = path.join(path.dirname(manifest), "dist");
   if (!existsSync(path.join(root, "index.html"))) {
-    throw new SwarmError("Config", `--ui: the cluster view in ${root} is not built; run npm run build`);
+    throw errors.UiNotBuilt({ root });
   }
   return root;
 }
@@ -47,9 +47,9 @@ export function uiRoutes(root: string): (app: FastifyInstance, ctx: ApiContext) 
     async function serve(reply: FastifyReply, wanted: string): Promise<FastifyReply> {
       const file = path.resolve(root, wanted);
       // Nothing outside the bundle: `..` and absolute paths are not files of the view.
-      if (!file.startsWith(`${root}${path.sep}`)) throw new SwarmError("NotFound", `page not found: /ui/${wanted}`);
+      if (!file.startsWith(`${root}${path.sep}`)) throw errors.UiPageNotFound({ path: wanted });
       const info = await stat(file).catch(() => undefined);
-      if (!info?.isFile()) throw new SwarmError("NotFound", `page not found: /ui/${wanted}`);
+      if (!info?.isFile()) throw errors.UiPageNotFound({ path: wanted });
       const hashed = /[-.][A-Za-z0-9_-]{8,}\.(js|css)$/.test(file);
       return reply
         .type(CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream")

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ClusterReader } from "../cluster/reader.js";
 import type { Node } from "../cluster/node.js";
 import type { VolumeResource } from "../engines/docker-types.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { SwarmLabels } from "../scheduler/request.js";
 import { jsonBody, labelMatches, noSuch, parseFilters, query, type ApiContext } from "./context.js";
 import { eachNode, refreshAll, throwFailures } from "./fan-out.js";
@@ -42,7 +42,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const volume = volumeOnEngine(node, ref);
         return volume ? [`${node.name}/${volume.Name}`] : [];
       });
-      throw new SwarmError("NotFound", noSuch("volume", ref, sameName));
+      throw noSuch("volume", ref, sameName);
     }
     await proxyToEngine(found.node.engine, request, reply, { path: `/volumes/${found.volume.Name}` });
   });
@@ -54,8 +54,7 @@ export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const volume = volumeOnEngine(node, ref);
       if (volume) targets.push({ node, name: volume.Name });
     }
-    // Classic Swarm's delete message has no colon; scripts match on it.
-    if (targets.length === 0) throw new SwarmError("NotFound", `No such volume ${ref}`);
+    if (targets.length === 0) throw errors.NoSuchVolumeToRemove({ ref });
     const names = new Map(targets.map((t) => [t.node, t.name]));
     const nodes = targets.map((t) => t.node);
     const results = await eachNode(nodes, (node) =>
@@ -113,7 +112,7 @@ export function findVolume(cluster: ClusterReader, ref: string): { node: Node; v
 export function listVolumes(cluster: ClusterReader, q: Record<string, string | undefined>): VolumeResource[] {
   const filters = parseFilters(q.filters);
   for (const value of filters.dangling ?? []) {
-    if (!["true", "false", "1", "0"].includes(value)) throw new SwarmError("BadRequest", `Invalid filter 'dangling=${value}'`);
+    if (!["true", "false", "1", "0"].includes(value)) throw errors.InvalidDanglingFilter({ value });
   }
   const used = volumesInUse(cluster);
   const seenShared = new Set<string>();
@@ -165,7 +164,7 @@ interface VolumeCreateBody {
  */
 async function createVolume(ctx: ApiContext, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const raw = jsonBody(request) ?? {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new SwarmError("BadRequest", "volume create needs a JSON object body");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw errors.VolumeCreateBodyRequired();
   const body: VolumeCreateBody = { ...(raw as VolumeCreateBody) };
   let name = typeof body.Name === "string" ? body.Name : "";
   if (name === "") name = randomBytes(32).toString("hex");
@@ -180,7 +179,7 @@ async function createVolume(ctx: ApiContext, request: FastifyRequest, reply: Fas
   } else {
     nodes = ctx.cluster.nodes();
   }
-  if (nodes.length === 0) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+  if (nodes.length === 0) throw errors.NoNodesAvailable();
   body.Name = name;
   const payload = JSON.stringify(body);
   const results = await eachNode(nodes, (node) =>

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { SwarmError, errorMessage, isSwarmError } from "../errors/catalog.js";
+import { errors, errorMessage, isSwarmError } from "../errors/catalog.js";
 import { createPino, defaultLogFormat, wrapPino, type LogFormat, type LogLevel, LOG_FORMATS, LOG_LEVELS } from "../logging/logger.js";
 import type { Logger } from "../extension-points/plugin.js";
 
@@ -32,7 +32,7 @@ export function keyValuePairs(values: readonly string[], flag: string): Record<s
   const out: Record<string, string> = {};
   for (const value of values) {
     const eq = value.indexOf("=");
-    if (eq < 0) throw new SwarmError("Config", `${flag} must contain key=value strings`);
+    if (eq < 0) throw errors.KeyValueFlagInvalid({ flag });
     out[value.slice(0, eq)] = value.slice(eq + 1);
   }
   return out;
@@ -45,7 +45,7 @@ export function discoveryArgument(args: readonly string[], command: string, from
   const env = process.env.SWARM_DISCOVERY;
   if (env) return env;
   if (fromConfig) return fromConfig;
-  throw new SwarmError("Config", `discovery required to ${command} a cluster. See 'swarm ${command} --help'.`);
+  throw errors.DiscoveryRequired({ command });
 }
 
 export interface GlobalOptions {
@@ -58,7 +58,7 @@ export interface GlobalOptions {
 export function logLevelOf(global: GlobalOptions): LogLevel {
   if (global.logLevel !== undefined) {
     if (!LOG_LEVELS.includes(global.logLevel as LogLevel)) {
-      throw new SwarmError("Config", `invalid log level ${global.logLevel} (options: ${LOG_LEVELS.join(", ")})`);
+      throw errors.InvalidLogLevel({ level: global.logLevel, options: LOG_LEVELS.join(", ") });
     }
     return global.logLevel as LogLevel;
   }
@@ -68,7 +68,7 @@ export function logLevelOf(global: GlobalOptions): LogLevel {
 export function logFormatOf(global: GlobalOptions): LogFormat {
   if (global.logFormat === undefined) return defaultLogFormat();
   if (!LOG_FORMATS.includes(global.logFormat as LogFormat)) {
-    throw new SwarmError("Config", `invalid log format ${global.logFormat} (options: ${LOG_FORMATS.join(", ")})`);
+    throw errors.InvalidLogFormat({ format: global.logFormat, options: LOG_FORMATS.join(", ") });
   }
   return global.logFormat as LogFormat;
 }

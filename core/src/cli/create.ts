@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { request } from "undici";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { fatal } from "./common.js";
 
 /** Docker Hub's hosted service (retired 2019-06-19); `SWARM_TOKEN_DISCOVERY_URL` points elsewhere. */
@@ -24,14 +24,11 @@ async function createCluster(baseUrl: string): Promise<string> {
     response = await request(url, { method: "POST", signal: AbortSignal.timeout(30_000) });
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-    throw new SwarmError(
-      "Config",
-      `Failed to create a cluster at ${url}: ${(err as Error).message}${cause} (set SWARM_TOKEN_DISCOVERY_URL to a running token service, e.g. one started with 'swarm discovery serve')`,
-    );
+    throw errors.TokenServiceUnreachable({ url, reason: `${(err as Error).message}${cause}` });
   }
   const body = await response.body.text();
   if (response.statusCode < 200 || response.statusCode >= 300) {
-    throw new SwarmError("Config", `Failed to create a cluster, Discovery service returned ${response.statusCode} HTTP status code`);
+    throw errors.TokenServiceRefused({ status: response.statusCode });
   }
   return body.trim();
 }
@@ -46,7 +43,7 @@ export function createCommand(program: Command): Command {
     .action(async (args: string[]) => {
       try {
         if (args.length > 0) {
-          throw new SwarmError("Config", "the `create` command takes no arguments. See 'swarm create --help'.");
+          throw errors.CreateTakesNoArguments();
         }
         const token = await createCluster(tokenServiceUrl());
         process.stderr.write(DEPRECATION_NOTICE);

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { createTokenService } from "../token-service/server.js";
 import { formatHostPort, parseHostPort } from "../util/address.js";
 import { fatal, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
@@ -29,7 +29,7 @@ export function discoveryCommand(program: Command): Command {
           ({ host, port } = parseHostPort(flags.addr));
           if (port > 65535) throw new Error("port out of range");
         } catch {
-          throw new SwarmError("Config", `--addr should be of the form ip:port or hostname:port, got ${JSON.stringify(flags.addr)}`);
+          throw errors.InvalidTokenServiceAddr({ addr: JSON.stringify(flags.addr) });
         }
         const { logger } = makeLogger(logLevelOf(command.optsWithGlobals<GlobalOptions>()), logFormatOf(command.optsWithGlobals<GlobalOptions>()));
         const app = createTokenService({ logger: logger.child({ component: "token-service" }) });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Option, type Command } from "commander";
 import { checkAdvertise, durationOption } from "../config/settings.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errors, errorMessage } from "../errors/catalog.js";
 import type { Discovery } from "../extension-points/discovery.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { createDiscovery, splitDiscoveryUrl } from "../manager/manager.js";
@@ -30,10 +30,6 @@ export const DISCOVERY_FORMS_HELP = `
   * file://path/to/file
   * zk://<ip1>,<ip2>/<path>
   * [nodes://]<ip1>,<ip2>`;
-
-function fail(message: string): never {
-  throw new SwarmError("Config", message);
-}
 
 export interface OpenedDiscovery {
   readonly discovery: Discovery;
@@ -73,14 +69,14 @@ async function runJoin(args: readonly string[], flags: JoinFlags, global: Global
   // Classic Swarm's validation order (§1.4): discovery, advertise, delay, heartbeat, ttl, backend.
   const url = discoveryArgument(args, "join");
   const advertise = flags.advertise ?? flags.addr ?? "";
-  if (advertise === "") fail("missing mandatory --advertise flag");
+  if (advertise === "") throw errors.AdvertiseMissing();
   checkAdvertise(advertise);
   const delay = durationOption(flags.delay, "--delay");
-  if (delay < 0) fail("--delay should not be a negative number");
+  if (delay < 0) throw errors.NegativeJoinDelay();
   const heartbeat = durationOption(flags.heartbeat, "--heartbeat");
-  if (heartbeat < 1000) fail("--heartbeat should be at least one second");
+  if (heartbeat < 1000) throw errors.HeartbeatTooShort();
   const ttl = durationOption(flags.ttl, "--ttl");
-  if (ttl <= heartbeat) fail("--ttl must be strictly superior to the heartbeat value");
+  if (ttl <= heartbeat) throw errors.TtlNotAboveHeartbeat();
   const discoveryOptions = keyValuePairs(flags.discoveryOpt ?? [], "--discovery-opt");
 
   const { logger } = makeLogger(logLevelOf(global), logFormatOf(global));

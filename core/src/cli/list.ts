@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { durationOption } from "../config/settings.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import { createPino, wrapPino } from "../logging/logger.js";
 import { formatHostPort, parseHostPort } from "../util/address.js";
 import { collect, discoveryArgument, fatal, keyValuePairs, logLevelOf, type GlobalOptions } from "./common.js";
@@ -40,7 +40,7 @@ async function firstAnswer(opened: OpenedDiscovery, timeoutMs: number): Promise<
 async function runList(args: readonly string[], flags: ListFlags, global: GlobalOptions): Promise<never> {
   const url = discoveryArgument(args, "list");
   const timeout = durationOption(flags.timeout, "--timeout");
-  if (timeout <= 0) throw new SwarmError("Config", "--timeout should be a positive number");
+  if (timeout <= 0) throw errors.ListTimeoutNotPositive();
   const discoveryOptions = keyValuePairs(flags.discoveryOpt ?? [], "--discovery-opt");
   // stdout carries the list alone (scripts count its lines); logs go to stderr.
   const logger = wrapPino(createPino(logLevelOf({ ...global, logLevel: global.logLevel ?? (global.debug ? "debug" : "warn") }), process.stderr));
@@ -48,7 +48,7 @@ async function runList(args: readonly string[], flags: ListFlags, global: Global
   try {
     opened = await openDiscovery(url, logger, { heartbeat: timeout, ttl: UNUSED_TTL_MS, discoveryOptions }, flags.config);
     const answer = await firstAnswer(opened, timeout);
-    if ("timedOut" in answer) throw new SwarmError("Config", "Timed out");
+    if ("timedOut" in answer) throw errors.ListTimedOut();
     if ("error" in answer) throw answer.error;
     const lines = answer.entries.map((entry) => {
       try {

@@ -5,7 +5,7 @@ import { resolveManagerSettings } from "../config/settings.js";
 import { DEFAULT_FILTERS } from "../constants.js";
 import { startManager } from "../manager/manager.js";
 import { DISCOVERY_FORMS_HELP } from "./join.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errors, errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { watch } from "node:fs";
 import path from "node:path";
@@ -157,7 +157,7 @@ export function manageCommand(program: Command): Command {
         };
         process.on("SIGHUP", () => reload("Received SIGHUP"));
         if (flags.watchConfig) {
-          if (!file) throw new SwarmError("Config", "--watch-config: there is no config file to watch; give one with --config");
+          if (!file) throw errors.WatchConfigWithoutFile();
           watchFile(file, () => reload(`${file} changed`), logger);
         }
         const shutdown = (signal: string) => {

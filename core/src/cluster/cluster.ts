@@ -3,11 +3,11 @@ import { text as readText } from "node:stream/consumers";
 import type { BackendContainer, CreateContainerRequest, CreatedContainer, EngineState } from "../extension-points/cluster-backend.js";
 import type { ContainerConfig, ContainerView, NodeView } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, isSwarmError } from "../errors/catalog.js";
 import { Engine, EngineError, type EngineOptions, type HealthEvent } from "../engines/engine.js";
 import type { DockerEvent, NetworkResource } from "../engines/docker-types.js";
 import { SwarmLabels, normalizeConfig, readLabelList, toScheduleRequest, validateReschedulePolicies } from "../scheduler/request.js";
-import type { Scheduler } from "../scheduler/scheduler.js";
+import { PLACEMENT_FAILURES, type Scheduler } from "../scheduler/scheduler.js";
 import { parseExpressions } from "../scheduler/expressions.js";
 import { compareApiVersions, DEFAULT_API_VERSION } from "./api-version.js";
 import { ContainerIndex, type ContainerCounts, type Resolution } from "./container-index.js";
@@ -454,7 +454,8 @@ export class Cluster implements EngineState, ClusterReader {
       try {
         return await this.createOnce(config, request, withImageAffinity);
       } catch (err) {
-        if (err instanceof SwarmError && (err.code === "SWARM_ERR_CONFLICT" || err.code === "SWARM_ERR_SCHEDULING")) throw err;
+        // Another attempt would fail the same way.
+        if (isSwarmError(err, ["NameInUse", ...PLACEMENT_FAILURES])) throw err;
         const refusedOs = OS_MISMATCH.exec(errorMessage(err))?.[1];
         if (!withOsType && refusedOs !== undefined) {
           // The engine cannot run the image's OS: go where the image's own OS runs.
@@ -503,7 +504,7 @@ export class Cluster implements EngineState, ClusterReader {
     const scheduleRequest = toScheduleRequest({ ...placed, Labels: scheduleLabels }, name);
     const chosen = this.scheduler.pick(scheduleRequest, this.currentViews());
     const node = this.validated.get(chosen.id);
-    if (!node) throw new SwarmError("Scheduling", "No nodes available in the cluster");
+    if (!node) throw errors.NoNodesAvailable();
     this.options.logger.debug(`Scheduling container ${name ?? swarmId.slice(0, 12)} to `, { NodeName: node.name, NodeID: node.id });
 
     const pending: ContainerView = {
@@ -595,10 +596,7 @@ export class Cluster implements EngineState, ClusterReader {
 
   private checkNameFree(name: string): void {
     if (this.index.hasName(name) || this.reservedNames.has(name)) {
-      throw new SwarmError(
-        "Conflict",
-        `Conflict: The name ${name} is already assigned. You have to delete (or rename) that container to be able to assign ${name} to a container again.`,
-      );
+      throw errors.NameInUse({ name });
     }
   }
 

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { cosmiconfig, getDefaultSearchPlaces } from "cosmiconfig";
 import { Value } from "typebox/value";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors } from "../errors/catalog.js";
 import { SwarmConfigSchema, type SwarmConfig } from "./schema.js";
 
 export interface LoadedConfig {
@@ -28,9 +28,10 @@ export async function loadConfig(options: { explicitFile?: string; cwd?: string 
   try {
     result = options.explicitFile ? await explorer.load(path.resolve(cwd, options.explicitFile)) : await explorer.search(cwd);
   } catch (err) {
-    throw new SwarmError("Config", `config file${options.explicitFile ? ` ${options.explicitFile}` : ""}: ${errorMessage(err)}`, {
-      cause: err,
-    });
+    const reason = errorMessage(err);
+    throw options.explicitFile
+      ? errors.ConfigFileUnreadable({ file: options.explicitFile, reason }, { cause: err })
+      : errors.ConfigSearchFailed({ reason }, { cause: err });
   }
   if (!result || result.isEmpty) return { config: {}, file: result?.filepath, baseDir: result ? path.dirname(result.filepath) : cwd };
   return { config: validateConfig(result.config, result.filepath), file: result.filepath, baseDir: path.dirname(result.filepath) };
@@ -44,5 +45,5 @@ export function validateConfig(raw: unknown, source: string): SwarmConfig {
       const extra = e.keyword === "additionalProperties" ? ` (${JSON.stringify(e.params)})` : "";
       return `  ${e.instancePath || "/"}: ${e.message}${extra}`;
     });
-  throw new SwarmError("Config", `config file ${source} is invalid:\n${[...new Set(problems)].join("\n")}`);
+  throw errors.ConfigFileInvalid({ file: source, problems: [...new Set(problems)].join("\n") });
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
 import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
 import { defaultLogFormat, type LogFormat, type LogLevel } from "../logging/logger.js";
 import { parseHostPort } from "../util/address.js";
@@ -57,15 +57,11 @@ export interface ManagerSettings {
   readonly warnings: readonly string[];
 }
 
-function fail(message: string): never {
-  throw new SwarmError("Config", message);
-}
-
 export function durationOption(value: string, flag: string): number {
   try {
     return parseGoDuration(value);
   } catch (err) {
-    return fail(`invalid ${flag}: ${errorMessage(err)}`);
+    throw errors.InvalidDuration({ flag, reason: errorMessage(err) });
   }
 }
 
@@ -74,15 +70,15 @@ export function checkAdvertise(advertise: string): void {
     const { port } = parseHostPort(advertise);
     if (port < 1 || port > 65535) throw new Error("port out of range");
   } catch {
-    fail("--advertise should be of the form ip:port or hostname:port");
+    throw errors.InvalidAdvertise();
   }
 }
 
-function readFile(file: string, what: string): Buffer {
+function readFile(file: string, unreadable: (reason: string) => SwarmError): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    return fail(`${what}: ${errorMessage(err)}`);
+    throw unreadable(errorMessage(err));
   }
 }
 
@@ -98,14 +94,15 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
   let tls: TlsSettings | undefined;
   const wantsTls = config.tls === true || config.tlsVerify === true;
   if (wantsTls) {
-    if (!config.tlsCert || !config.tlsKey) fail("--tlscert and --tlskey must be provided when using --tls");
-    if (config.tlsVerify && !config.tlsCaCert) fail("--tlscacert must be provided when using --tlsverify");
-    const cert = readFile(config.tlsCert, `Couldn't load X509 key pair (${config.tlsCert}, ${config.tlsKey})`);
-    const key = readFile(config.tlsKey, `Couldn't load X509 key pair (${config.tlsCert}, ${config.tlsKey})`);
-    const ca = config.tlsCaCert ? readFile(config.tlsCaCert, "Couldn't read CA certificate") : undefined;
+    if (!config.tlsCert || !config.tlsKey) throw errors.TlsCertAndKeyRequired();
+    if (config.tlsVerify && !config.tlsCaCert) throw errors.TlsCaRequired();
+    const pair = { cert: config.tlsCert, key: config.tlsKey };
+    const cert = readFile(config.tlsCert, (reason) => errors.TlsKeyPairUnreadable({ ...pair, reason }));
+    const key = readFile(config.tlsKey, (reason) => errors.TlsKeyPairUnreadable({ ...pair, reason }));
+    const ca = config.tlsCaCert ? readFile(config.tlsCaCert, (reason) => errors.TlsCaUnreadable({ reason })) : undefined;
     tls = { verify: config.tlsVerify === true, ca, cert, key };
   } else if (config.tlsCert || config.tlsKey || config.tlsCaCert) {
-    fail("--tlscert, --tlskey and --tlscacert require the use of either --tls or --tlsverify");
+    throw errors.TlsFilesWithoutTls();
   }
 
   // 2. Engine refresh
@@ -115,24 +112,24 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
   } catch {
     refreshMin = 0;
   }
-  if (refreshMin <= 0) fail("min refresh interval should be a positive number");
+  if (refreshMin <= 0) throw errors.RefreshMinNotPositive();
   let refreshMax: number;
   try {
     refreshMax = parseGoDuration(config.engineRefreshMaxInterval ?? "60s");
   } catch {
     refreshMax = 0;
   }
-  if (refreshMax < refreshMin) fail("max refresh interval cannot be less than min refresh interval");
+  if (refreshMax < refreshMin) throw errors.RefreshMaxBelowMin();
   if (config.engineRefreshRetry !== undefined && config.engineRefreshRetry !== 3) {
-    fail("--engine-refresh-retry is deprecated. Use --engine-failure-retry");
+    throw errors.RefreshRetryDeprecated();
   }
   const failureRetry = config.engineFailureRetry ?? 3;
-  if (failureRetry <= 0) fail("invalid failure retry count");
+  if (failureRetry <= 0) throw errors.InvalidFailureRetry();
 
   // 3. Discovery and heartbeat
-  if (!config.discovery) fail("discovery required to manage a cluster. See 'swarm manage --help'.");
+  if (!config.discovery) throw errors.DiscoveryRequired({ command: "manage" });
   const heartbeat = durationOption(config.heartbeat ?? "60s", "--heartbeat");
-  if (heartbeat < 1000) fail("--heartbeat should be at least one second");
+  if (heartbeat < 1000) throw errors.HeartbeatTooShort();
 
   // 4. Cluster driver and its options
   // The driver's name and its options' keys are checked against the loaded backend plugins later;
@@ -144,43 +141,43 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
   const overcommitRaw = options["swarm.overcommit"];
   let overcommit = overcommitRaw === undefined ? 0.05 : Number(overcommitRaw);
   if (Number.isNaN(overcommit)) overcommit = 0;
-  if (overcommit <= -1) fail(`swarm.overcommit should be larger than -1, ${overcommit.toFixed(6)} is invalid`);
+  if (overcommit <= -1) throw errors.OvercommitTooLow({ value: overcommit.toFixed(6) });
   if (overcommit < 0) warnings.push("-1 < swarm.overcommit < 0 will make swarm take less resource than docker engine offers");
   const createRetryRaw = options["swarm.createretry"];
   const createRetry = createRetryRaw === undefined ? 0 : parseGoInt(String(createRetryRaw));
-  if (createRetry < 0) fail(`swarm.createretry can not be negative, ${createRetry} is invalid`);
+  if (createRetry < 0) throw errors.NegativeCreateRetry({ value: createRetry });
 
   // 5. Replication
   const replication = config.replication === true;
   let replicationTtl = 20_000;
   if (replication) {
-    if (!config.advertise) fail("--advertise address must be provided when using --leader-election");
+    if (!config.advertise) throw errors.AdvertiseRequired();
     checkAdvertise(config.advertise);
     replicationTtl = durationOption(config.replicationTtl ?? "20s", "--replication-ttl");
-    if (replicationTtl <= 0) fail("--replication-ttl should be a positive number");
+    if (replicationTtl <= 0) throw errors.ReplicationTtlNotPositive();
   }
 
   if (config.metricsAddr !== undefined) {
     try {
       parseHostPort(config.metricsAddr);
     } catch {
-      fail(`invalid --metrics-addr ${JSON.stringify(config.metricsAddr)}: expected host:port, e.g. 127.0.0.1:9323`);
+      throw errors.InvalidMetricsAddr({ value: JSON.stringify(config.metricsAddr) });
     }
   }
 
   let monitoring: ManagerSettings["monitoring"];
   if (config.monitorContainers !== undefined) {
     const intervalMs = durationOption(config.monitorContainers, "--monitor-containers");
-    if (intervalMs < 1000) fail("--monitor-containers should be at least one second");
+    if (intervalMs < 1000) throw errors.MonitorIntervalTooShort();
     const perEngine = config.monitorConcurrency ?? 2;
-    if (!(perEngine >= 1)) fail("--monitor-concurrency should be at least 1");
+    if (!(perEngine >= 1)) throw errors.MonitorConcurrencyTooLow();
     monitoring = { intervalMs, perEngine };
   } else if (config.monitorConcurrency !== undefined) {
-    fail("--monitor-concurrency needs --monitor-containers <interval>");
+    throw errors.MonitorConcurrencyWithoutInterval();
   }
 
   const uploadIdleMs = durationOption(config.uploadIdleTimeout ?? "60s", "--upload-idle-timeout");
-  if (uploadIdleMs < 1000) fail("--upload-idle-timeout should be at least one second");
+  if (uploadIdleMs < 1000) throw errors.UploadIdleTimeoutTooShort();
 
   const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
   return {
@@ -218,7 +215,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
 /** Go's strconv.ParseInt(s, 0, 64): base prefixes 0x, 0o, 0b and a leading 0 for octal. */
 function parseGoInt(text: string): number {
   const match = /^([-+]?)(0x[0-9a-f]+|0o?[0-7]+|0b[01]+|\d+)$/i.exec(text.trim());
-  if (!match) fail(`swarm.createretry: invalid integer ${JSON.stringify(text)}`);
+  if (!match) throw errors.InvalidCreateRetry({ value: JSON.stringify(text) });
   const [, sign = "", digits = ""] = match;
   let value: number;
   if (/^0x/i.test(digits)) value = Number.parseInt(digits.slice(2), 16);

@@ -6,7 +6,7 @@ import { text } from "node:stream/consumers";
 import { Pool, type Dispatcher } from "undici";
 import type { NodeHealth } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { SwarmError } from "../errors/catalog.js";
+import { SwarmError, errors, fillEntry } from "../errors/catalog.js";
 import { parseHostPort } from "../util/address.js";
 import type { EngineTls } from "./connect.js";
 import { RawRequestBody } from "./raw-body.js";
@@ -93,7 +93,7 @@ export class EngineError extends SwarmError {
     readonly engineStatus: number,
     message: string,
   ) {
-    super("Engine", message, { status: engineStatus >= 400 && engineStatus < 600 ? engineStatus : 500 });
+    super(fillEntry("EngineAnswered", { message }), { status: engineStatus >= 400 && engineStatus < 600 ? engineStatus : 500 });
     this.name = "EngineError";
   }
 }
@@ -218,7 +218,7 @@ export class Engine {
    * error status) proves the engine alive.
    */
   async call(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<EngineResponse> {
-    if (this.stopped) throw new SwarmError("Engine", "Engine no longer exists");
+    if (this.stopped) throw errors.EngineGone();
     const prefix = options.versionPrefix ?? `/v${this.apiVersion}`;
     const query = typeof options.query === "string" ? options.query : encodeQuery(options.query);
     const fullPath = `${prefix}${path}${query ? `?${query}` : ""}`;
@@ -246,17 +246,13 @@ export class Engine {
       observe?.(this, method, path, 0, (performance.now() - started) / 1000);
       if (options.signal?.aborted) throw err;
       if (isConnectionError(err)) {
-        const message = `Cannot connect to the Docker daemon at tcp://${this.addr}. Is the docker daemon running?`;
-        this.recordFailure(message);
-        throw new SwarmError("Engine", message, { cause: err });
+        const unreachable = errors.EngineUnreachable({ addr: this.addr }, { cause: err });
+        this.recordFailure(unreachable.message);
+        throw unreachable;
       }
       if (isTimeout(err)) {
         const limit = options.timeout ?? CALL_TIMEOUT_MS;
-        throw new SwarmError(
-          "EngineTimeout",
-          `engine ${this.name || this.addr} did not answer ${method} ${path} within ${limit / 1000} s; it may still be doing it`,
-          { cause: err },
-        );
+        throw errors.EngineTimeout({ engine: this.name || this.addr, method, path, seconds: limit / 1000 }, { cause: err });
       }
       throw err;
     }
@@ -272,10 +268,8 @@ export class Engine {
     const pool = unbounded ? this.streams : this.pool;
     const limit = unbounded ? this.limits.queuedStreams : this.limits.queued;
     if (pool.stats.pending >= limit) {
-      throw new SwarmError(
-        "EngineBusy",
-        `engine ${this.name || this.addr} is busy: ${pool.stats.pending} request${pool.stats.pending === 1 ? " is" : "s are"} already waiting for it; try again later`,
-      );
+      const waiting = pool.stats.pending === 1 ? "1 request is" : `${pool.stats.pending} requests are`;
+      throw errors.EngineBusy({ engine: this.name || this.addr, waiting });
     }
     return pool.request({
       method,
@@ -367,16 +361,13 @@ export class Engine {
         ? { ApiVersion: header, Version: info.ServerVersion ?? "" }
         : await this.json<DockerVersion>("GET", "/version", { versionPrefix: "" });
     if (!(info.NCPU > 0) || !(info.MemTotal > 0)) {
-      throw new SwarmError(
-        "Engine",
-        `cannot get resources for this engine, make sure ${this.addr} is a Docker Engine, not a Swarm manager`,
-      );
+      throw errors.NotAnEngine({ addr: this.addr });
     }
     if (this.dockerId !== "" && info.ID !== this.dockerId) {
-      const message = `Engine (ID: ${this.dockerId}, Addr: ${this.addr}) shows up with another ID:${info.ID}. Please remove it from cluster, it can be added back.`;
+      const changed = errors.EngineIdChanged({ id: this.dockerId, addr: this.addr, newId: info.ID });
       this.state = "pending";
-      this.lastError = message;
-      throw new SwarmError("Engine", message);
+      this.lastError = changed.message;
+      throw changed;
     }
     this.dockerId = info.ID;
     this.id = `${info.ID}|${this.addr}`;
@@ -416,10 +407,7 @@ export class Engine {
     for (const label of info.Labels ?? []) {
       const eq = label.indexOf("=");
       if (eq < 0) {
-        throw new SwarmError(
-          "Engine",
-          `Engine (ID: ${info.ID}, Addr: ${this.addr}) contains an invalid label (${label}) not formatted as "key=value".`,
-        );
+        throw errors.InvalidEngineLabel({ id: info.ID, addr: this.addr, label });
       }
       const key = label.slice(0, eq);
       if (key === "node") {

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type * as net from "node:net";
-import { BAD_CHUNK_SIZE_MESSAGE, SwarmError, TRUNCATED_BODY_MESSAGE } from "../errors/catalog.js";
+import { errors, type SwarmError } from "../errors/catalog.js";
 
 /** How a body relay ended (see relay/native/splice-relay.c). */
 export type RelayOutcome = "done" | "truncated" | "bad-chunk" | "client-error" | "engine-error" | "cancelled" | "idle";
@@ -72,10 +72,10 @@ export function socketFd(socket: net.Socket): number | undefined {
 }
 
 /** What a request body broken mid-way tells the client, in the HTTP server's own words. */
-const CLIENT_FAULTS: Partial<Record<RelayOutcome, string>> = {
-  truncated: TRUNCATED_BODY_MESSAGE,
-  "bad-chunk": BAD_CHUNK_SIZE_MESSAGE,
-  "client-error": "the client's connection failed while it sent the request body",
+const CLIENT_FAULTS: Partial<Record<RelayOutcome, () => SwarmError>> = {
+  truncated: errors.TruncatedBody,
+  "bad-chunk": errors.BadChunkSize,
+  "client-error": errors.ClientConnectionFailed,
 };
 
 /** How long an upload's client may send nothing while the engine would take more. */
@@ -103,10 +103,10 @@ export class RawRequestBody {
    * is kept but for the last chunk, which the caller writes by ending its request.
    */
   relayTo(engine: net.Socket): Promise<RelayResult> {
-    if (this.relay) return Promise.reject(new SwarmError("Internal", "an upload body can be read only once"));
+    if (this.relay) return Promise.reject(errors.UploadReadTwice());
     // An encrypted connection's descriptor carries TLS records, not the body.
     const fd = (engine as net.Socket & { encrypted?: boolean }).encrypted ? undefined : socketFd(engine);
-    if (fd === undefined) return Promise.reject(new SwarmError("Internal", "the engine connection has no file descriptor to relay the upload to"));
+    if (fd === undefined) return Promise.reject(errors.UploadWithoutDescriptor());
     const done = this.begin(fd);
     // The relay holds the socket open through its own descriptor: once Node has closed it, the
     // engine must get no more, while the client's rest is still read.
@@ -130,7 +130,7 @@ export class RawRequestBody {
 
   private begin(outFd: number): Promise<RelayResult> {
     const relay = spliceRelay();
-    if (!relay) return Promise.reject(new SwarmError("Internal", "the kernel upload relay is not available"));
+    if (!relay) return Promise.reject(errors.UploadRelayUnavailable());
     const [done, handle] = relay.start(this.clientFd, outFd, this.framing.chunked, this.framing.chunked ? 0 : this.framing.length, this.head, this.idleMs);
     this.relay = { done, handle };
     return done;
@@ -139,7 +139,6 @@ export class RawRequestBody {
 
 /** The client's fault in a relay that did not finish, as a 400 for the client; undefined if it was not the client's. */
 export function clientFault(result: RelayResult, idleMs = UPLOAD_IDLE_MS): SwarmError | undefined {
-  if (result.outcome === "idle") return new SwarmError("RequestTimeout", `request body timed out: nothing arrived for ${idleMs / 1000} s`);
-  const message = CLIENT_FAULTS[result.outcome];
-  return message === undefined ? undefined : new SwarmError("BadRequest", message);
+  if (result.outcome === "idle") return errors.BodyIdleTimeout({ seconds: idleMs / 1000 });
+  return CLIENT_FAULTS[result.outcome]?.();
 }

@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type * as net from "node:net";
 import type { Readable } from "node:stream";
 import { getSystemErrorName } from "node:util";
-import { SwarmError } from "../errors/catalog.js";
+import { errors, type SwarmError } from "../errors/catalog.js";
 import { noteRelayedBytes } from "../util/reclaim.js";
 import { connectToEngine, type EngineTls } from "./connect.js";
 import { RawRequestBody, clientFault, type RelayResult } from "./raw-body.js";
@@ -106,7 +106,7 @@ function spliceBody(out: http.ClientRequest, body: RawRequestBody, signal: Abort
 
 function engineFault(result: RelayResult): SwarmError {
   const reason = result.errno > 0 ? `the connection failed (${getSystemErrorName(-result.errno)})` : "the upload was cancelled";
-  return new SwarmError("Engine", `upload to the engine did not complete: ${reason}`);
+  return errors.UploadIncomplete({ reason });
 }
 
 /**

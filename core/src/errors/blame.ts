@@ -1,4 +1,4 @@
-import { SwarmError, errorMessage, isSwarmError } from "./catalog.js";
+import { errorMessage, errors, isSwarmError, type SwarmError } from "./catalog.js";
 
 /**
  * The error a call into plugin code threw, carrying the plugin's name (`filter/constraint`). A
@@ -8,11 +8,11 @@ import { SwarmError, errorMessage, isSwarmError } from "./catalog.js";
  */
 export function blame(plugin: string, operation: string, err: unknown): SwarmError {
   if (isSwarmError(err)) {
-    if ((err as { plugin?: string }).plugin === undefined) Object.defineProperty(err, "plugin", { value: plugin, enumerable: true });
+    err.plugin ??= plugin;
     return err;
   }
-  const error = new SwarmError("Plugin", `${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
-  Object.defineProperty(error, "plugin", { value: plugin, enumerable: true });
+  const error = errors.PluginCallFailed({ plugin, operation, reason: errorMessage(err) }, { cause: err });
+  error.plugin = plugin;
   return error;
 }
 

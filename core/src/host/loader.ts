@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import semver from "semver";
 import type { AnyPluginDefinition, PluginKind } from "../extension-points/plugin.js";
 import { PLUGIN_API_VERSION } from "../extension-points/plugin.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errors, errorMessage } from "../errors/catalog.js";
 
 const KINDS: readonly PluginKind[] = ["discovery", "filter", "strategy", "leader", "backend"];
 
@@ -16,13 +16,6 @@ export interface LoadedPlugin {
   /** Where it came from: the specifier as written and the file it resolved to. */
   readonly specifier: string;
   readonly file: string;
-}
-
-export class PluginLoadError extends SwarmError {
-  constructor(message: string, cause?: unknown) {
-    super("Plugin", message, { cause });
-    this.name = "PluginLoadError";
-  }
 }
 
 /**
@@ -41,10 +34,7 @@ export function resolvePlugin(specifier: string, baseDir: string): string {
       lastError = err;
     }
   }
-  throw new PluginLoadError(
-    `plugin ${specifier}: cannot be found from ${baseDir}; install it (npm install ${specifier}) or give a path`,
-    lastError,
-  );
+  throw errors.PluginNotFound({ specifier, baseDir }, { cause: lastError });
 }
 
 /** Imports one plugin module and checks its default export before anything is created. */
@@ -54,14 +44,13 @@ export async function loadPlugin(specifier: string, baseDir: string): Promise<Lo
   try {
     module = (await import(pathToFileURL(file).href)) as { default?: unknown };
   } catch (err) {
-    throw new PluginLoadError(`plugin ${specifier}: failed to load ${file}: ${errorMessage(err)}`, err);
+    throw errors.PluginImportFailed({ specifier, file, reason: errorMessage(err) }, { cause: err });
   }
   return { definition: checkDefinition(module.default, specifier), specifier, file };
 }
 
 export function checkDefinition(value: unknown, specifier: string): LoadedPlugin["definition"] {
-  const blame = (problem: string) =>
-    new PluginLoadError(`plugin ${specifier}: ${problem} (export default defineFilter({...}) or another define* helper)`);
+  const blame = (problem: string) => errors.InvalidPluginDefinition({ specifier, problem });
   if (typeof value !== "object" || value === null) throw blame("has no default export of a plugin definition");
   const candidate = value as Record<string, unknown>;
   const kind = candidate.kind;
@@ -75,22 +64,20 @@ export function checkDefinition(value: unknown, specifier: string): LoadedPlugin
   const label = `${kind} plugin ${name} (${specifier})`;
   const range = candidate.apiVersion;
   if (typeof range !== "string" || semver.validRange(range) === null) {
-    throw new PluginLoadError(`${label}: apiVersion ${JSON.stringify(range)} is not a semver range such as "^1"`);
+    throw errors.InvalidPluginApiVersion({ label, range: JSON.stringify(range) });
   }
   if (!semver.satisfies(PLUGIN_API_VERSION, range)) {
-    throw new PluginLoadError(
-      `${label} targets plugin API ${range}, this core implements ${PLUGIN_API_VERSION}; upgrade the plugin or core`,
-    );
+    throw errors.PluginApiMismatch({ label, range, implemented: PLUGIN_API_VERSION });
   }
-  if (typeof candidate.create !== "function") throw new PluginLoadError(`${label}: create must be a function`);
+  if (typeof candidate.create !== "function") throw errors.PluginCreateNotFunction({ label });
   if (kind === "discovery" || kind === "leader") {
     const schemes = candidate.schemes;
     if (!Array.isArray(schemes) || schemes.length === 0 || !schemes.every((s) => typeof s === "string")) {
-      throw new PluginLoadError(`${label}: schemes must be a non-empty array of URL schemes`);
+      throw errors.PluginSchemesInvalid({ label });
     }
   }
   if (candidate.options !== undefined && (typeof candidate.options !== "object" || candidate.options === null)) {
-    throw new PluginLoadError(`${label}: options must be a TypeBox / JSON Schema object`);
+    throw errors.PluginOptionsSchemaInvalid({ label });
   }
   return value as LoadedPlugin["definition"];
 }

@@ -6,7 +6,7 @@ import { silentLogger } from "../logging/logger.js";
 import { defineClusterBackend, type EngineState, type Placement } from "../extension-points/cluster-backend.js";
 import { defineFilter } from "../extension-points/filter.js";
 import { EngineStateToken, PlacementToken } from "../extension-points/tokens.js";
-import { isSwarmError, SwarmError } from "../errors/catalog.js";
+import { errors, isSwarmError } from "../errors/catalog.js";
 import { blamedPlugin } from "../errors/blame.js";
 import type { LoadedPlugin } from "./loader.js";
 import { PluginHost } from "./plugin-host.js";
@@ -126,7 +126,7 @@ describe("plugin containers", () => {
           throw new TypeError("cannot read properties of undefined");
         },
         conditions: () => {
-          throw new SwarmError("BadRequest", "bad constraint");
+          throw errors.FilterMessage({ message: "bad constraint" });
         },
         start: () => Promise.reject(new Error("no licence")),
       }),

@@ -19,7 +19,7 @@ import {
   PlacementToken,
   StrategyToken,
 } from "../extension-points/tokens.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errors, errorMessage } from "../errors/catalog.js";
 import { blameCallsOn } from "./blame.js";
 import { loadPlugin, type LoadedPlugin } from "./loader.js";
 import { PluginRegistry } from "./registry.js";
@@ -97,7 +97,7 @@ export class PluginHost {
   async load(specifiers: readonly string[], baseDir: string): Promise<LoadedPlugin[]> {
     const results = await Promise.allSettled(specifiers.map((s) => loadPlugin(s, baseDir)));
     const failures = results.flatMap((r) => (r.status === "rejected" ? [errorMessage(r.reason)] : []));
-    if (failures.length > 0) throw new SwarmError("Plugin", failures.join("\n"));
+    if (failures.length > 0) throw errors.PluginsFailedToLoad({ failures: failures.join("\n") });
     const loaded = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     for (const plugin of loaded) this.registry.add(plugin);
     return loaded;
@@ -109,7 +109,7 @@ export class PluginHost {
     const label = `${plugin.definition.kind}/${plugin.definition.name}`;
     if (!schema) {
       if (raw && Object.keys(raw).length > 0) {
-        throw new SwarmError("Config", `pluginOptions.${plugin.definition.name}: ${label} takes no options; remove them`);
+        throw errors.PluginTakesNoOptions({ plugin: plugin.definition.name, label });
       }
       return {};
     }
@@ -118,7 +118,7 @@ export class PluginHost {
     const problems = [...Value.Errors(schema, value)]
       .filter((e) => e.keyword !== "boolean")
       .map((e) => `pluginOptions.${plugin.definition.name}${e.instancePath.replaceAll("/", ".")}: ${e.message}`);
-    throw new SwarmError("Config", `${label} options are invalid:\n  ${[...new Set(problems)].join("\n  ")}`);
+    throw errors.InvalidPluginOptions({ label, problems: [...new Set(problems)].join("\n  ") });
   }
 
   /**
@@ -140,10 +140,10 @@ export class PluginHost {
     try {
       instance = (await plugin.definition.create(own.resolve(PluginContextToken) as never)) as InstanceByKind[K];
     } catch (err) {
-      throw new SwarmError("Plugin", `${label}: create failed: ${errorMessage(err)}`, { cause: err });
+      throw errors.PluginCreateFailed({ label, reason: errorMessage(err) }, { cause: err });
     }
     if (typeof instance !== "object" || instance === null) {
-      throw new SwarmError("Plugin", `${label}: create returned ${String(instance)}, expected a ${kind} object`);
+      throw errors.PluginCreateReturnedNothing({ label, value: String(instance), kind });
     }
     checkInstance(kind, instance, label);
     blameCallsOn(instance, label);
@@ -184,7 +184,7 @@ export class PluginHost {
     const needed: Array<[InjectionToken<unknown>, string]> = [[EngineStateToken, "engine state"], [PlacementToken, "placement"]];
     for (const [token, what] of needed) {
       if (!own.isRegistered(token, true)) {
-        throw new SwarmError("Plugin", `${label}: the host was given no ${what} to create a backend with; provide it first`);
+        throw errors.BackendDependencyMissing({ label, what });
       }
     }
     return { ...common, state: own.resolve(EngineStateToken), placement: own.resolve(PlacementToken) };
@@ -203,7 +203,7 @@ export class PluginHost {
         }),
       ]);
     } catch (err) {
-      throw new SwarmError("Plugin", `${label}: start failed: ${errorMessage(err)}`, { cause: err });
+      throw errors.PluginStartFailed({ label, reason: errorMessage(err) }, { cause: err });
     } finally {
       if (timer) clearTimeout(timer);
     }
@@ -259,11 +259,11 @@ const REQUIRED_METHODS: { [K in PluginKind]: readonly string[] } = {
 
 function checkInstance(kind: PluginKind, instance: object, label: string): void {
   const missing = REQUIRED_METHODS[kind].filter((m) => typeof (instance as Record<string, unknown>)[m] !== "function");
-  if (missing.length > 0) throw new SwarmError("Plugin", `${label}: create returned an object without ${missing.join(", ")}`);
+  if (missing.length > 0) throw errors.PluginInstanceIncomplete({ label, missing: missing.join(", ") });
   if (kind === "strategy") {
     const tieBreak = (instance as { tieBreak?: unknown }).tieBreak;
     if (tieBreak !== "fewer-containers" && tieBreak !== "more-containers" && tieBreak !== "none") {
-      throw new SwarmError("Plugin", `${label}: tieBreak must be "fewer-containers", "more-containers" or "none"`);
+      throw errors.InvalidTieBreak({ label });
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { PluginKind } from "../extension-points/plugin.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import type { LoadedPlugin } from "./loader.js";
 
 /**
@@ -17,10 +17,14 @@ export class PluginRegistry {
     for (const key of [name, ...(plugin.definition.aliases ?? [])]) {
       const existing = table.get(key);
       if (existing) {
-        throw new SwarmError(
-          "Plugin",
-          `two ${kind} plugins are named ${key}: ${existing.specifier} (${existing.file}) and ${plugin.specifier} (${plugin.file}); remove one from "plugins"`,
-        );
+        throw errors.DuplicatePluginName({
+          kind,
+          name: key,
+          first: existing.specifier,
+          firstFile: existing.file,
+          second: plugin.specifier,
+          secondFile: plugin.file,
+        });
       }
       table.set(key, plugin);
     }
@@ -28,10 +32,13 @@ export class PluginRegistry {
       for (const scheme of plugin.definition.schemes ?? []) {
         const existing = this.schemes.get(scheme);
         if (existing) {
-          throw new SwarmError(
-            "Plugin",
-            `discovery scheme ${scheme}:// is claimed by ${existing.definition.name} (${existing.specifier}) and ${plugin.definition.name} (${plugin.specifier})`,
-          );
+          throw errors.DiscoverySchemeClaimedTwice({
+            scheme,
+            first: existing.definition.name,
+            firstSpecifier: existing.specifier,
+            second: plugin.definition.name,
+            secondSpecifier: plugin.specifier,
+          });
         }
         this.schemes.set(scheme, plugin);
       }

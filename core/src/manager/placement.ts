@@ -1,4 +1,4 @@
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 import type { ManagerSettings } from "../config/settings.js";
 import type { NamedFilter, NamedStrategy } from "../scheduler/scheduler.js";
 import type { Lifecycle } from "../extension-points/plugin.js";
@@ -15,16 +15,16 @@ export interface PlacementChoice {
 export function choosePlacement(host: PluginHost, settings: Pick<ManagerSettings, "strategy" | "filters" | "pluginOptions">): PlacementChoice {
   const strategyPlugin = host.registry.get("strategy", settings.strategy);
   if (!strategyPlugin) {
-    throw new SwarmError("Config", `strategy not supported: ${settings.strategy} (valid: ${host.registry.names("strategy").join(", ")})`);
+    throw errors.StrategyNotSupported({ strategy: settings.strategy, valid: host.registry.names("strategy").join(", ") });
   }
   const filterPlugins = settings.filters.map((name) => {
     const plugin = host.registry.get("filter", name);
-    if (!plugin) throw new SwarmError("Config", `filter not supported: ${name} (valid: ${host.registry.names("filter").join(", ")})`);
+    if (!plugin) throw errors.FilterNotSupported({ filter: name, valid: host.registry.names("filter").join(", ") });
     return plugin;
   });
   const seen = new Set<string>();
   for (const plugin of filterPlugins) {
-    if (seen.has(plugin.definition.name)) throw new SwarmError("Config", `filter ${plugin.definition.name} is listed twice in --filter`);
+    if (seen.has(plugin.definition.name)) throw errors.FilterListedTwice({ filter: plugin.definition.name });
     seen.add(plugin.definition.name);
   }
   return {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { LeaderElector, LeadershipChange } from "../extension-points/leader-elector.js";
 import type { Logger } from "../extension-points/plugin.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { errorMessage, errors } from "../errors/catalog.js";
 
 /** How long a failed election waits before campaigning again (classic Swarm's 10 s). */
 export const ELECTION_RETRY_MS = 10_000;
@@ -48,7 +48,7 @@ export class Replication {
     for (;;) {
       const known = this.knownPrimary();
       if (known !== undefined) return known;
-      if (signal.aborted) throw new SwarmError("Internal", "No elected primary cluster manager: the client went away");
+      if (signal.aborted) throw errors.ClientLeftWithoutPrimary();
       await new Promise<void>((resolve) => {
         const wake = () => {
           this.waiters.delete(wake);

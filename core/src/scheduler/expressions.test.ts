@@ -83,10 +83,21 @@ describe("parseExpression", () => {
     expect(parseExpressions([])).toEqual([]);
   });
 
-  it("carries the expression error code", () => {
+  it("carries the expression error codes", () => {
     const err = new ExpressionError("x");
-    expect(err.code).toBe("SWARM_ERR_EXPRESSION");
+    expect(err.code).toBe("SWARM_ERR_INVALID_EXPRESSION");
     expect(err.status).toBe(500);
+    const codeOf = (text: string) => {
+      try {
+        parseExpression(text);
+      } catch (thrown) {
+        return (thrown as ExpressionError).code;
+      }
+      return undefined;
+    };
+    expect(codeOf("b")).toBe("SWARM_ERR_EXPRESSION_WITHOUT_OPERATOR");
+    expect(codeOf("k==v")).toBe("SWARM_ERR_INVALID_EXPRESSION_KEY");
+    expect(codeOf("key==,")).toBe("SWARM_ERR_INVALID_EXPRESSION_VALUE");
   });
 });
 

@@ -1,6 +1,6 @@
 import { RE2JS } from "re2js";
 import type { Expression } from "../extension-points/model.js";
-import { SwarmError } from "../errors/catalog.js";
+import { SwarmError, fillEntry, type ErrorKey, type FilledEntry } from "../errors/catalog.js";
 
 /**
  * The expression grammar shared by constraints, affinities and whitelists, with classic Swarm's
@@ -12,12 +12,16 @@ import { SwarmError } from "../errors/catalog.js";
 const KEY_PATTERN = /^[a-z_][a-z0-9\-_.]+$/i;
 const VALUE_PATTERN = /^[=!/]?(~)?[a-z0-9:\-_\t\n\f\r .*/()?+[\]\\^$|]+$/i;
 
+/** What is wrong with an expression: one of core's entries, or a plugin's own words (`InvalidExpression`). */
 export class ExpressionError extends SwarmError {
-  constructor(message: string) {
-    super("Expression", message);
+  constructor(problem: string | FilledEntry) {
+    super(typeof problem === "string" ? fillEntry("InvalidExpression", { message: problem }) : problem);
     this.name = "ExpressionError";
   }
 }
+
+/** The entries an ExpressionError carries: what the scheduler turns into classic Swarm's filter error. */
+export const EXPRESSION_ERRORS: readonly ErrorKey[] = ["ExpressionWithoutOperator", "InvalidExpressionKey", "InvalidExpressionValue", "InvalidExpression"];
 
 export function parseExpression(text: string): Expression {
   let operator: Expression["operator"];
@@ -26,14 +30,14 @@ export function parseExpression(text: string): Expression {
     operator = "==";
   } else {
     index = text.indexOf("!=");
-    if (index < 0) throw new ExpressionError(`One of operator ==, != is expected in '${text}'`);
+    if (index < 0) throw new ExpressionError(fillEntry("ExpressionWithoutOperator", { expression: text }));
     operator = "!=";
   }
   // No trimming: classic Swarm rejects `region == eu` (`Key 'region ' is invalid`).
   const key = text.slice(0, index);
   const rawValue = text.slice(index + 2);
-  if (!KEY_PATTERN.test(key)) throw new ExpressionError(`Key '${key}' is invalid`);
-  if (!VALUE_PATTERN.test(rawValue)) throw new ExpressionError(`Value '${rawValue}' is invalid`);
+  if (!KEY_PATTERN.test(key)) throw new ExpressionError(fillEntry("InvalidExpressionKey", { key }));
+  if (!VALUE_PATTERN.test(rawValue)) throw new ExpressionError(fillEntry("InvalidExpressionValue", { value: rawValue }));
   const soft = rawValue.startsWith("~");
   return { key, operator, value: soft ? rawValue.slice(1) : rawValue, soft };
 }

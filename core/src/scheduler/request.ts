@@ -1,5 +1,5 @@
 import type { ContainerConfig, ScheduleRequest } from "../extension-points/model.js";
-import { SwarmError } from "../errors/catalog.js";
+import { errors } from "../errors/catalog.js";
 
 /**
  * Classic Swarm keeps scheduling expressions in container labels so they persist on the engine.
@@ -65,10 +65,10 @@ export function normalizeConfig(config: ContainerConfig): ContainerConfig {
 
 export function validateReschedulePolicies(config: ContainerConfig): void {
   const policies = readLabelList(config.Labels ?? {}, SwarmLabels.reschedulePolicies);
-  if (policies.length > 1) throw new SwarmError("Internal", "too many reschedule policies");
+  if (policies.length > 1) throw errors.TooManyReschedulePolicies();
   const policy = policies[0];
   if (policy !== undefined && policy !== "off" && policy !== "on-node-failure") {
-    throw new SwarmError("Internal", `invalid reschedule policy: ${policy}`);
+    throw errors.InvalidReschedulePolicy({ policy });
   }
 }
 

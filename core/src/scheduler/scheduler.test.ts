@@ -104,7 +104,7 @@ describe("scheduler host", () => {
       name: "fake",
       strategy: fewestContainers,
     });
-    expect(() => broken.rank(makeRequest(), nodes)).toThrow("plugin acme/broken failed in judge: oops");
-    expect(new ExpressionError("x").code).toBe("SWARM_ERR_EXPRESSION");
+    expect(() => broken.rank(makeRequest(), nodes)).toThrow("filter/acme/broken failed in judge: oops");
+    expect(new ExpressionError("x").code).toBe("SWARM_ERR_INVALID_EXPRESSION");
   });
 });

@@ -1,8 +1,10 @@
 import type { Filter, FilterPass } from "../extension-points/filter.js";
 import type { NodeView, ScheduleRequest } from "../extension-points/model.js";
 import type { Strategy } from "../extension-points/strategy.js";
-import { SwarmError, errorMessage } from "../errors/catalog.js";
+import { CATALOG, SwarmError, errorMessage, fillEntry, isSwarmError, type ErrorKey, type FilledEntry } from "../errors/catalog.js";
 import type { DecisionLog } from "./decisions.js";
+import { EXPRESSION_ERRORS } from "./expressions.js";
+import { blame } from "../errors/blame.js";
 
 export interface NamedFilter {
   readonly name: string;
@@ -14,9 +16,11 @@ export interface NamedStrategy {
   readonly strategy: Strategy;
 }
 
-const UNABLE = "Unable to find a node that satisfies the following conditions ";
-export const NO_RESOURCES = "no resources available to schedule container";
-export const NO_NODES = "No nodes available in the cluster";
+export const NO_RESOURCES = CATALOG.NoResourcesAvailable.message;
+export const NO_NODES = CATALOG.NoNodesAvailable.message;
+
+/** The entries a SchedulingError carries: a create that no node can take. */
+export const PLACEMENT_FAILURES: readonly ErrorKey[] = ["NoNodesAvailable", "NoResourcesAvailable", "UnsatisfiedConditions", "FilterMessage"];
 
 /**
  * A failed placement. `message` is classic Swarm's text (scripts match on it); `detail` is the
@@ -30,8 +34,8 @@ export class SchedulingError extends SwarmError {
   readonly codes: ReadonlyMap<string, number>;
   /** Each distinct reason with its code and the number of nodes it rejected. */
   readonly rejections: ReadonlyArray<{ readonly code: string; readonly text: string; readonly count: number }>;
-  constructor(classic: string, detail: string, tally: Tally) {
-    super("Scheduling", detail === "" ? classic : `${classic}\n${detail}`, { detail });
+  constructor(classic: FilledEntry, detail: string, tally: Tally) {
+    super(classic, { detail });
     this.name = "SchedulingError";
     this.reasons = tally.reasons;
     this.codes = tally.codes;
@@ -130,10 +134,10 @@ export class Scheduler {
       const { name, filter } = this.filters[index]!;
       let prepared;
       try {
-        prepared = callPlugin(name, "prepare", () => filter.prepare(request, context));
+        prepared = callPlugin(`filter/${name}`, "prepare", () => filter.prepare(request, context));
       } catch (err) {
         // A bad expression fails placement with classic Swarm's "error from <filter> filter" line.
-        if (err instanceof SwarmError && err.code === "SWARM_ERR_EXPRESSION") {
+        if (isSwarmError(err, EXPRESSION_ERRORS)) {
           throw new SchedulingError(this.classicFilterMessage(request, index), "", new Tally());
         }
         throw err;
@@ -148,14 +152,14 @@ export class Scheduler {
           else reasons.add(verdict.code, verdict.reason);
         }
       } catch (err) {
-        throw pluginError(name, "judge", err);
+        throw blame(`filter/${name}`, "judge", err);
       }
       if (kept.length === 0 && remaining.length > 0) {
         throw new SchedulingError(this.classicFilterMessage(request, index), renderReasons(nodes.length, reasons.reasons), reasons);
       }
       remaining = kept;
     }
-    if (remaining.length === 0) throw new SchedulingError(NO_NODES, renderReasons(nodes.length, reasons.reasons), reasons);
+    if (remaining.length === 0) throw new SchedulingError(fillEntry("NoNodesAvailable"), renderReasons(nodes.length, reasons.reasons), reasons);
     return [remaining, nodes.length, reasons];
   }
 
@@ -177,9 +181,9 @@ export class Scheduler {
         }
       }
     } catch (err) {
-      throw pluginError(name, "score", err);
+      throw blame(`strategy/${name}`, "score", err);
     }
-    if (best === undefined) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons.reasons), reasons);
+    if (best === undefined) throw new SchedulingError(fillEntry("NoResourcesAvailable"), renderReasons(total, reasons.reasons), reasons);
     return best;
   }
 
@@ -198,31 +202,31 @@ export class Scheduler {
         else reasons.add(result.code, result.reason);
       }
     } catch (err) {
-      throw pluginError(name, "score", err);
+      throw blame(`strategy/${name}`, "score", err);
     }
-    if (scored.length === 0) throw new SchedulingError(NO_RESOURCES, renderReasons(total, reasons.reasons), reasons);
+    if (scored.length === 0) throw new SchedulingError(fillEntry("NoResourcesAvailable"), renderReasons(total, reasons.reasons), reasons);
     const direction = tieDirection(strategy);
     scored.sort((a, b) => compareRanked(a.score, a.node, b.score, b.node, direction));
     return scored.map((entry) => entry.node);
   }
 
   /** Classic Swarm lists the conditions of every filter up to and including the failing one. */
-  private classicFilterMessage(request: ScheduleRequest, failingIndex: number): string {
+  private classicFilterMessage(request: ScheduleRequest, failingIndex: number): FilledEntry {
     const failing = this.filters[failingIndex]!;
-    if (failing.filter.classicMessage !== undefined) return failing.filter.classicMessage;
-    let message = UNABLE;
+    if (failing.filter.classicMessage !== undefined) return fillEntry("FilterMessage", { message: failing.filter.classicMessage });
+    let conditions = "";
     for (let index = 0; index <= failingIndex; index++) {
       const { name, filter } = this.filters[index]!;
-      let conditions: string[];
+      let asked: string[];
       try {
-        conditions = filter.conditions(request);
+        asked = filter.conditions(request);
       } catch (err) {
-        message += `\nerror from ${name} filter: ${errorMessage(err)}`;
+        conditions += `\nerror from ${name} filter: ${errorMessage(err)}`;
         break;
       }
-      if (conditions.length > 0) message += `\n[${conditions.join(" ")}]`;
+      if (asked.length > 0) conditions += `\n[${asked.join(" ")}]`;
     }
-    return message;
+    return fillEntry("UnsatisfiedConditions", { conditions });
   }
 }
 
@@ -245,16 +249,10 @@ export function renderReasons(total: number, reasons: ReadonlyMap<string, number
   return `0/${total} nodes available: ${parts.join(", ")}`;
 }
 
-/** Every call into plugin code carries the plugin's name if it throws something unexpected. */
-function pluginError(plugin: string, operation: string, err: unknown): SwarmError {
-  if (err instanceof SwarmError) return err;
-  return new SwarmError("Plugin", `plugin ${plugin} failed in ${operation}: ${errorMessage(err)}`, { cause: err });
-}
-
 function callPlugin<T>(plugin: string, operation: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw pluginError(plugin, operation, err);
+    throw blame(plugin, operation, err);
   }
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import os from "node:os";
 import {
-  SwarmError,
   errorMessage,
   formatBytes,
   normalizeConfig,
@@ -14,7 +13,9 @@ import {
   type CreatedContainer,
   type Logger,
   type NodeView,
+  type SwarmError,
 } from "@swarm/core";
+import { mesosErrors } from "./errors.js";
 import { masterLocator, type MasterLocator } from "./master.js";
 import type { MesosOptions, RawMesosOptions } from "./options.js";
 import { TERMINAL_STATES, type MesosEvent, type Offer, type Resource, type TaskStatus } from "./protocol.js";
@@ -105,7 +106,7 @@ export class MesosBackend implements ClusterBackend {
     await this.running;
     this.locator.close();
     for (const agent of this.agents.values()) for (const { timer } of agent.offers.values()) clearTimeout(timer);
-    for (const task of this.tasks.values()) this.fail(task, new SwarmError("Engine", "the manager is shutting down"));
+    for (const task of this.tasks.values()) this.fail(task, mesosErrors.ShuttingDown());
   }
 
   // ---- Events --------------------------------------------------------------------------------
@@ -296,14 +297,11 @@ export class MesosBackend implements ClusterBackend {
     const config = normalizeConfig(request.config);
     const resources = toScheduleRequest(config, request.name);
     if (!(resources.memory > 0) && !(resources.cpus > 0)) {
-      throw new SwarmError("BadRequest", "resources constraints (-c and/or -m) are required by mesos");
+      throw mesosErrors.ResourcesRequired();
     }
     const name = request.name?.replace(/^\//, "") ?? "";
     if (name !== "" && (this.ctx.state.nameTaken(name) || [...this.tasks.values()].some((task) => task.name === name))) {
-      throw new SwarmError(
-        "Conflict",
-        `Conflict: The name ${name} is already assigned or in pending tasks. You have to delete (or rename) that container to be able to assign ${name} to a container again.`,
-      );
+      throw mesosErrors.NameInUse({ name });
     }
     const task: Task = {
       id: "",
@@ -334,13 +332,13 @@ export class MesosBackend implements ClusterBackend {
     const status = result.status;
     if (status.state !== "TASK_RUNNING" && status.state !== "TASK_FINISHED") {
       this.tasks.delete(task.id);
-      throw new SwarmError("Engine", taskFailure(status));
+      throw taskFailure(status);
     }
     const agent = this.agents.get(task.agentId ?? "");
     const node = agent && this.ctx.state.nodeAt(agent.engine);
-    if (!agent || !node) throw new SwarmError("Engine", `Mesos agent ${task.agentId ?? "?"} is gone`);
+    if (!agent || !node) throw mesosErrors.AgentGone({ agent: task.agentId ?? "?" });
     const container = await this.findContainer(task, node, status);
-    if (!container) throw new SwarmError("Engine", "Container failed to create");
+    if (!container) throw mesosErrors.ContainerNotCreated();
     task.containerId = container.id;
     return { id: container.id, node };
   }
@@ -361,7 +359,7 @@ export class MesosBackend implements ClusterBackend {
     });
     this.tasks.set(task.id, task);
     task.timer = setTimeout(() => {
-      if (task.agentId === undefined) this.fail(task, new SwarmError("Scheduling", `container failed to start after ${formatSeconds(this.options.taskTimeout)}`));
+      if (task.agentId === undefined) this.fail(task, mesosErrors.TaskNotStarted({ timeout: formatSeconds(this.options.taskTimeout) }));
     }, this.options.taskTimeout);
     if (!this.launch(task)) this.queue.push(task);
     return outcome;
@@ -432,7 +430,7 @@ export class MesosBackend implements ClusterBackend {
           filters: { refuse_seconds: this.options.offerRefuseTimeout / 1000 },
         },
       })
-      .catch((err: unknown) => this.fail(task, new SwarmError("Engine", `Mesos did not take the launch: ${errorMessage(err)}`)));
+      .catch((err: unknown) => this.fail(task, mesosErrors.LaunchRefused({ reason: errorMessage(err) }, { cause: err })));
     return true;
   }
 }
@@ -460,9 +458,10 @@ function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-function taskFailure(status: TaskStatus): string {
-  const message = status.message ?? `task ${status.task_id.value} is ${status.state}`;
-  return message.includes("Abnormal executor termination") ? `${message} : please verify your SWARM_MESOS_USER is correctly set` : message;
+function taskFailure(status: TaskStatus): SwarmError {
+  if (status.message === undefined) return mesosErrors.TaskEnded({ task: status.task_id.value, state: status.state });
+  if (status.message.includes("Abnormal executor termination")) return mesosErrors.ExecutorTerminated({ message: status.message });
+  return mesosErrors.TaskFailed({ message: status.message });
 }
 
 function containerIdFromData(data: string | undefined): string | undefined {

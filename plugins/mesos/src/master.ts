@@ -1,5 +1,6 @@
 import type { Client } from "node-zookeeper-client";
-import { SwarmError, parseHostPort } from "@swarm/core";
+import { parseHostPort } from "@swarm/core";
+import { mesosErrors } from "./errors.js";
 
 /**
  * Where the leading Mesos master is. `host:port` or a list of them (the client tries each in turn
@@ -16,12 +17,12 @@ export interface MasterLocator {
 export function masterLocator(target: string): MasterLocator {
   if (target.startsWith("zk://")) return zookeeperLocator(target);
   const masters = target.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (masters.length === 0) throw new SwarmError("Config", "the Mesos master is missing: give host:port, a list of them, or zk://host:port/path");
+  if (masters.length === 0) throw mesosErrors.MasterMissing();
   for (const master of masters) {
     try {
       parseHostPort(master);
     } catch {
-      throw new SwarmError("Config", `invalid Mesos master ${JSON.stringify(master)}: expected host:port or zk://host:port/path`);
+      throw mesosErrors.InvalidMaster({ master: JSON.stringify(master) });
     }
   }
   return { candidates: async () => [...masters], description: masters.join(","), close: () => undefined };
@@ -38,7 +39,7 @@ function zookeeperLocator(target: string): MasterLocator {
   const slash = rest.indexOf("/");
   const hosts = slash < 0 ? rest : rest.slice(0, slash);
   const path = slash < 0 ? "/mesos" : rest.slice(slash).replace(/\/+$/, "") || "/mesos";
-  if (hosts === "") throw new SwarmError("Config", `invalid Mesos master ${JSON.stringify(target)}: expected zk://host:port[,host:port]/path`);
+  if (hosts === "") throw mesosErrors.InvalidZookeeperMaster({ master: JSON.stringify(target) });
   let client: Client | undefined;
   let connected: Promise<Client> | undefined;
 

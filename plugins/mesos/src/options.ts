@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { SwarmError, Type, parseGoDuration, type Static } from "@swarm/core";
+import { Type, parseGoDuration, type Static } from "@swarm/core";
+import { mesosErrors } from "./errors.js";
 
 /** `--cluster-opt mesos.*`, as classic Swarm's Mesos driver read them (each also from its variable). */
 export const mesosOptionsSchema = Type.Object(
@@ -44,21 +45,21 @@ function duration(raw: RawMesosOptions, key: keyof RawMesosOptions, fallback: st
   try {
     return parseGoDuration(text);
   } catch (err) {
-    throw new SwarmError("Config", `invalid ${key} ${JSON.stringify(text)}: ${(err as Error).message}`);
+    throw mesosErrors.InvalidDuration({ option: key, value: JSON.stringify(text), reason: (err as Error).message });
   }
 }
 
 /** Classic Swarm's checks and defaults (§8.2); a bad value stops the manager before it starts. */
 export function readMesosOptions(raw: RawMesosOptions): MesosOptions {
   const address = raw["mesos.address"];
-  if (address !== undefined && isIP(address) === 0) throw new SwarmError("Config", `invalid IP address for cluster-opt mesos.address: "${address}"`);
+  if (address !== undefined && isIP(address) === 0) throw mesosErrors.InvalidAddress({ address });
   const port = raw["mesos.port"];
   if (port !== undefined && !(/^\d+$/.test(port) && Number(port) <= 65535)) {
-    throw new SwarmError("Config", `invalid port for cluster-opt mesos.port: "${port}"`);
+    throw mesosErrors.InvalidPort({ port });
   }
   const checkpoint = raw["mesos.checkpointfailover"];
   if (checkpoint !== undefined && !/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(checkpoint)) {
-    throw new SwarmError("Config", `invalid value for cluster-opt mesos.checkpointfailover: "${checkpoint}" (true or false)`);
+    throw mesosErrors.InvalidCheckpointFailover({ value: checkpoint });
   }
   return {
     user: raw["mesos.user"] === "" ? undefined : raw["mesos.user"],
