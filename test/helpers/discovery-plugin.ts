@@ -1,5 +1,4 @@
-import type { Discovery, DiscoveryContext, DiscoveryUpdate } from "@swarm/core";
-import { makePluginContext } from "@swarm/core/testing";
+import type { Discovery, DiscoveryUpdate } from "@swarm/core";
 import { waitFor } from "@swarm/test-harness";
 
 /**
@@ -7,23 +6,8 @@ import { waitFor } from "@swarm/test-harness";
  * and a watch followed in the background.
  */
 
-export interface DiscoveryContextOptions {
-  readonly ttl: number;
-  /** Default 200 ms, so that retries and polls come quickly in tests. */
-  readonly heartbeat?: number;
-  readonly discoveryOptions?: Record<string, string>;
-}
-
-/** The context for `<scheme>://<path>`, as `swarm join`, `list` or `manage` would create the plugin. */
-export function makeDiscoveryContext(scheme: string, path: string, options: DiscoveryContextOptions): DiscoveryContext<Record<string, never>> {
-  return {
-    ...makePluginContext<Record<string, never>>(scheme, {}),
-    uri: { scheme, path, raw: `${scheme}://${path}` },
-    heartbeat: options.heartbeat ?? 200,
-    ttl: options.ttl,
-    discoveryOptions: options.discoveryOptions ?? {},
-  };
-}
+/** The kit's, so that the discovery plugins' tests import one module. */
+export { makeDiscoveryContext } from "@swarm/core/testing";
 
 export interface FollowedWatch {
   /** Everything the watch yielded so far. */

@@ -1,4 +1,5 @@
 import type { ContainerConfig, ContainerView, ImageView, NodeView, ScheduleRequest } from "../extension-points/model.js";
+import type { DiscoveryContext } from "../extension-points/discovery.js";
 import type { Logger, PluginContext } from "../extension-points/plugin.js";
 import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
 
@@ -14,6 +15,22 @@ export const silentLogger: Logger = {
 /** The context the host would give a plugin, with the options given (defaults are not applied). */
 export function makePluginContext<Options>(name: string, options: Options): PluginContext<Options> {
   return { name, options, logger: silentLogger, signal: new AbortController().signal, clock: { now: () => Date.now() } };
+}
+
+/** The context the host would create a discovery backend with for `<scheme>://<path>` (`join`, `list`, `manage`). */
+export function makeDiscoveryContext<Options = Record<string, never>>(
+  scheme: string,
+  path: string,
+  settings: { readonly ttl: number; readonly heartbeat?: number; readonly discoveryOptions?: Readonly<Record<string, string>>; readonly options?: Options },
+): DiscoveryContext<Options> {
+  return {
+    ...makePluginContext<Options>(scheme, settings.options ?? ({} as Options)),
+    uri: { scheme, path, raw: `${scheme}://${path}` },
+    // Short by default, so that a test's retries and polls come quickly.
+    heartbeat: settings.heartbeat ?? 200,
+    ttl: settings.ttl,
+    discoveryOptions: settings.discoveryOptions ?? {},
+  };
 }
 
 /**
