@@ -2,8 +2,8 @@ import { blame } from "../errors/blame.js";
 
 /**
  * Makes every method of a plugin instance blame the plugin for what it throws or rejects with, so
- * an error from a filter's `prepare` or a backend's `createContainer` carries `filter/x` or
- * `backend/y` wherever it surfaces. A frozen instance cannot be rewired and is left as it is; the
+ * an error from a filter's `prepare`, a backend's `createContainer` or a discovery's `watch` (while
+ * it is iterated) carries `filter/x`, `backend/y` or `discovery/z` wherever it surfaces. A frozen instance cannot be rewired and is left as it is; the
  * scheduler still blames its filters and strategy by name.
  */
 export function blameCallsOn(instance: object, label: string): void {
@@ -19,6 +19,7 @@ export function blameCallsOn(instance: object, label: string): void {
         throw blame(label, key, err);
       }
       if (result instanceof Promise) return result.catch((err: unknown) => Promise.reject(blame(label, key, err)));
+      if (isAsyncIterable(result)) return blamedIteration(result, label, key);
       return result;
     };
   }
@@ -33,4 +34,16 @@ function methodNames(instance: object): string[] {
     }
   }
   return [...names];
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+}
+
+async function* blamedIteration(source: AsyncIterable<unknown>, label: string, operation: string): AsyncGenerator<unknown> {
+  try {
+    yield* source;
+  } catch (err) {
+    throw blame(label, operation, err);
+  }
 }

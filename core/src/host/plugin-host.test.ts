@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { makeNode, makeRequest } from "../testing/builders.js";
 import { silentLogger } from "../logging/logger.js";
 import { defineClusterBackend, type EngineState, type Placement } from "../extension-points/cluster-backend.js";
+import { defineDiscovery } from "../extension-points/discovery.js";
 import { defineFilter } from "../extension-points/filter.js";
 import { EngineStateToken, PlacementToken } from "../extension-points/tokens.js";
 import { errors, isSwarmError } from "../errors/catalog.js";
@@ -151,3 +152,29 @@ describe("plugin containers", () => {
   });
 });
 
+
+describe("blame while iterating", () => {
+  it("a discovery whose watch fails mid-iteration is named in the error", async () => {
+    const host = new PluginHost(silentLogger);
+    const flaky = defineDiscovery({
+      name: "acme/flaky",
+      apiVersion: "^1",
+      schemes: ["flaky"],
+      create: () => ({
+        async *watch() {
+          yield { entries: ["10.0.0.1:2375"] };
+          throw new Error("store went away");
+        },
+        register: () => Promise.resolve(),
+      }),
+    });
+    const { instance } = await host.create("discovery", underTest(flaky as LoadedPlugin["definition"]), {});
+    const seen: unknown[] = [];
+    const failure = await (async () => {
+      for await (const update of instance.watch(new AbortController().signal)) seen.push(update);
+    })().catch((err: unknown) => err);
+    expect(seen).toEqual([{ entries: ["10.0.0.1:2375"] }]);
+    expect((failure as Error).message).toBe("discovery/acme/flaky failed in watch: store went away");
+    expect(blamedPlugin(failure)).toBe("discovery/acme/flaky");
+  });
+});
