@@ -8,6 +8,7 @@ import { DISCOVERY_FORMS_HELP } from "./join.js";
 import { errors, errorMessage } from "../errors/catalog.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { watch } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import path from "node:path";
 import { advertiseOf, collect, collectAddresses, discoveryArgument, fatal, integerOption, keyValuePairs, logFormatOf, logLevelOf, makeLogger, type GlobalOptions } from "./common.js";
 
@@ -44,6 +45,7 @@ interface ManageFlags {
   watchConfig?: boolean;
   uploadIdleTimeout?: string;
   uploadRelay?: boolean;
+  heapGrowth?: number;
 }
 
 /** Flags map onto the config file's keys; only flags actually given appear, so they win over the file. */
@@ -80,6 +82,7 @@ export function flagsToConfig(flags: ManageFlags, global: GlobalOptions): SwarmC
   set("monitorConcurrency", flags.monitorConcurrency);
   set("uploadIdleTimeout", flags.uploadIdleTimeout);
   if (flags.uploadRelay === false) set("uploadRelay", false);
+  set("heapGrowth", flags.heapGrowth);
   set("debug", global.debug);
   set("experimental", global.experimental);
   if (global.logLevel !== undefined || global.debug) set("logLevel", logLevelOf(global));
@@ -130,6 +133,11 @@ export function manageCommand(program: Command): Command {
     .option("--monitor-containers <interval>", "sample every running container's CPU, memory and network once per interval (e.g. 30s) for /metrics and the cluster view")
     .option("--monitor-concurrency <n>", "stats calls in flight per engine at most (default: 2)", integerOption("--monitor-concurrency"))
     .option("--upload-idle-timeout <duration>", "end an upload (cp, load, import, build context) whose client sends nothing this long with 408 (default: 60s)")
+    .option(
+      "--heap-growth <percent>",
+      "let the JavaScript heap grow this far past what was live after a full collection before the next one; 0 leaves V8's own policy (default: 50)",
+      integerOption("--heap-growth"),
+    )
     .option("--no-upload-relay", "upload through the HTTP server even where the kernel relay (@swarm/splice-relay) is installed")
     .option("--watch-config", "reload the filters, the strategy and their options when the config file changes (SIGHUP always does)")
     .option("--ui", "serve the live cluster view at /ui/ (on the API's listeners, behind the same TLS)")
@@ -148,6 +156,7 @@ export function manageCommand(program: Command): Command {
         const { settings, file } = await readSettings();
         const { logger } = makeLogger(settings.logLevel, settings.logFormat);
         if (file) logger.info(`Using config file ${file}`);
+        applyHeapGrowth(settings.heapGrowthPercent, logger);
         const manager = await startManager(settings, logger);
         const reload = (why: string) => {
           logger.info(`${why}: reloading the configuration`);
@@ -173,6 +182,17 @@ export function manageCommand(program: Command): Command {
         fatal(err);
       }
     });
+}
+
+/**
+ * The heap policy of this process (it is the manager's): V8 reads the growing factor at each full
+ * collection, so setting it now applies from the next one. Logged, since it trades some CPU (more
+ * frequent full collections) for memory.
+ */
+function applyHeapGrowth(percent: number, logger: Logger): void {
+  if (percent === 0) return;
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
+  logger.info(`The JavaScript heap grows at most ${percent}% past its live size between full collections (--heap-growth)`);
 }
 
 /**

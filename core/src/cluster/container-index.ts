@@ -34,8 +34,8 @@ export class ContainerIndex {
   /** IDs in order, for prefix lookups. */
   private readonly ids = new BTree<string, true>();
   private readonly bySwarmId = new Map<string, OneOrMany>();
-  /** `<swarm id>\0<container id>`, for Swarm ID prefix lookups. */
-  private readonly swarmIds = new BTree<string, string>();
+  /** Swarm IDs in order, for prefix lookups; the containers of each are in `bySwarmId`. Keyed by the label's own string, so it costs no copy. */
+  private readonly swarmIds = new BTree<string, true>();
   private readonly byName = new Map<string, OneOrMany>();
   private readonly execs = new Map<string, string>();
   private readonly execsOf = new Map<string, OneOrMany>();
@@ -71,7 +71,7 @@ export class ContainerIndex {
       if (previous?.swarmId !== undefined) this.unindexSwarmId(previous.swarmId, record.id);
       if (swarmId !== undefined) {
         addTo(this.bySwarmId, swarmId, record.id);
-        this.swarmIds.set(`${swarmId}\0${record.id}`, record.id);
+        this.swarmIds.set(swarmId, true);
       }
     }
     if (previous?.name !== record.name) {
@@ -95,7 +95,7 @@ export class ContainerIndex {
 
   private unindexSwarmId(swarmId: string, id: string): void {
     removeFrom(this.bySwarmId, swarmId, id);
-    this.swarmIds.delete(`${swarmId}\0${id}`);
+    if (!this.bySwarmId.has(swarmId)) this.swarmIds.delete(swarmId);
   }
 
   private count(record: ContainerRecord, delta: number): void {
@@ -182,9 +182,12 @@ export class ContainerIndex {
 
   private swarmIdsWithPrefix(prefix: string, limit: number): ContainerRecord[] {
     const found: ContainerRecord[] = [];
-    for (const [key, id] of this.swarmIds.entries(prefix)) {
-      if (!key.startsWith(prefix) || found.length === limit) break;
-      found.push(this.byId.get(id)!);
+    for (const [swarmId] of this.swarmIds.entries(prefix)) {
+      if (!swarmId.startsWith(prefix)) break;
+      for (const id of each(this.bySwarmId.get(swarmId))) {
+        if (found.length === limit) return found;
+        found.push(this.byId.get(id)!);
+      }
     }
     return found;
   }

@@ -94,26 +94,33 @@ export class ContainerRecord {
    * (without its closing brace). `text` is the document as the engine sent it, used as it is
    * unless a published port's address has to be rewritten.
    */
-  static read(inspect: ContainerInspect, node: RecordNode, text?: string): { record: ContainerRecord; document: string } {
+  static read(
+    inspect: ContainerInspect,
+    node: RecordNode,
+    text?: string,
+    previous?: ContainerRecord,
+  ): { record: ContainerRecord; document: string } {
     const ip = node.ip;
     const rewritten = reachableHostIps(inspect.NetworkSettings?.Ports, ip);
-    const labels = inspect.Config.Labels ?? {};
+    // A re-read keeps the strings and labels the state already holds (the indexes are keyed by them).
+    const id = previous?.id === inspect.Id ? previous.id : inspect.Id;
+    const labels = previous && sameLabels(previous.labels, inspect.Config.Labels ?? {}) ? previous.labels : (inspect.Config.Labels ?? {});
     const state = inspect.State;
     const networks = Object.entries(inspect.NetworkSettings?.Networks ?? {}).map(([name, endpoint]) => ({
-      name,
-      id: endpoint.NetworkID ?? "",
+      name: shared(name),
+      id: shared(endpoint.NetworkID ?? ""),
     }));
-    const mounts = (inspect.Mounts ?? []).map((m) => ({ name: m.Name, destination: m.Destination }));
-    const ports = inspect.NetworkSettings?.Ports ?? {};
+    const mounts = inspect.Mounts?.length ? inspect.Mounts.map((m) => ({ name: m.Name, destination: m.Destination })) : NONE;
+    const ports = orNone(inspect.NetworkSettings?.Ports);
     const hostConfig = placementHostConfig(inspect.HostConfig);
-    const image = inspect.Config.Image ?? inspect.Image;
+    const image = shared(inspect.Config.Image ?? inspect.Image);
     const view: ContainerView = {
-      id: inspect.Id,
+      id,
       names: [inspect.Name],
       image,
       labels,
       state: state.Status,
-      exposedPorts: inspect.Config.ExposedPorts ?? {},
+      exposedPorts: orNone(inspect.Config.ExposedPorts),
       hostConfig,
       ports,
       pending: false,
@@ -127,21 +134,21 @@ export class ContainerRecord {
     const skew = node.clockSkewMs ?? 0;
     const created = Date.parse(inspect.Created) + skew;
     const record = new ContainerRecord(
-      inspect.Id,
+      id,
       node.id,
       (node.nameLabel !== undefined ? labels[node.nameLabel] : undefined) || stripSlash(inspect.Name),
       labels,
       image,
-      inspect.Image,
+      shared(inspect.Image),
       created,
       {
-        status: state.Status,
+        status: shared(state.Status),
         running: state.Running,
         paused: state.Paused,
         restarting: state.Restarting,
         exitCode: state.ExitCode,
         startedAt: shifted(state.StartedAt, skew),
-        finishedAt: shifted(state.FinishedAt, skew),
+        finishedAt: state.FinishedAt === NEVER ? NEVER : shifted(state.FinishedAt, skew),
         health: state.Health?.Status,
       },
       inspect.HostConfig.AutoRemove === true,
@@ -150,9 +157,9 @@ export class ContainerRecord {
       view,
       labels[RESCHEDULE_LABEL] === undefined ? undefined : document,
       {
-        command: [path, ...args].join(" ").trim(),
+        command: shared([path, ...args].join(" ").trim()),
         createdSeconds: Math.floor(created / 1000),
-        ports: listPorts(ports, ip),
+        ports: ports === NOTHING ? NONE : listPorts(ports, ip),
         tail: JSON.stringify({
           HostConfig: { NetworkMode: inspect.HostConfig.NetworkMode ?? "default" },
           NetworkSettings: { Networks: inspect.NetworkSettings?.Networks ?? {} },
@@ -301,6 +308,40 @@ export function sharesFor(cpus: number, rawCpus: number): number {
 }
 
 /** The host config fields placement reads; the rest of a container's host config stays in its inspect document. */
+/**
+ * One copy of a string many containers hold alike (an image ID, a command, a network): tens of
+ * thousands of records otherwise each keep their own.
+ * Bounded; once full it starts again, which costs a few copies, never a wrong value.
+ */
+const SHARED_LIMIT = 20_000;
+/** dockerd's time for "not yet": the FinishedAt of every container that has not stopped. */
+const NEVER = "0001-01-01T00:00:00Z";
+const sharedStrings = new Map<string, string>();
+function shared(value: string): string {
+  const known = sharedStrings.get(value);
+  if (known !== undefined) return known;
+  if (sharedStrings.size >= SHARED_LIMIT) sharedStrings.clear();
+  sharedStrings.set(value, value);
+  return value;
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}
+
+/*
+ * Most containers publish nothing, expose nothing and mount nothing: they share one frozen empty
+ * value rather than each holding its own.
+ */
+const NONE: readonly never[] = Object.freeze([]);
+const NOTHING: Readonly<Record<string, never>> = Object.freeze({});
+function orNone<T extends object>(value: T | null | undefined): T {
+  return value && Object.keys(value).length > 0 ? value : (NOTHING as T);
+}
+
 function placementHostConfig(hostConfig: Readonly<HostConfigView>): HostConfigView {
   const view: HostConfigView = {};
   if (hostConfig.NetworkMode !== undefined) view.NetworkMode = hostConfig.NetworkMode;

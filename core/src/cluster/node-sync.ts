@@ -247,7 +247,7 @@ export class NodeSync {
   /** Takes an inspect document (one the API fetched live, too) into the mirror; `answer` is its text. */
   ingest(inspect: ContainerInspect, answer?: string): ContainerRecord | undefined {
     if (this.tombstones.has(inspect.Id) || this.stopped) return undefined;
-    const { record, document } = ContainerRecord.read(inspect, this.node, answer);
+    const { record, document } = ContainerRecord.read(inspect, this.node, answer, this.node.containers.get(inspect.Id));
     this.provisional.delete(record.id);
     this.node.putContainer(record, this.now());
     this.options.documents.put(record, document);

@@ -39,6 +39,8 @@ export const SwarmConfigSchema = Type.Object(
     monitorConcurrency: Type.Optional(Type.Integer()),
     /** `--upload-idle-timeout`: an upload whose client sends nothing this long (a Go duration) is ended with 408. */
     uploadIdleTimeout: Type.Optional(Type.String()),
+    /** `--heap-growth`: how far, in percent, the JavaScript heap may grow past what was live after a full collection; 0 leaves V8's own policy. */
+    heapGrowth: Type.Optional(Type.Integer()),
     /** `--no-upload-relay` sets it false: uploads through the HTTP server even where the kernel relay is installed. */
     uploadRelay: Type.Optional(Type.Boolean()),
     clusterDriver: Type.Optional(Type.String()),

@@ -46,6 +46,14 @@ describe("swarm manage settings", () => {
     expect(() => resolve(config)).toThrow(message);
   });
 
+  it("bounds the heap's growth at 50% unless told otherwise, and refuses a growth that is not a whole percentage", () => {
+    expect(resolveManagerSettings({ discovery: "nodes://a:1" }, "/").heapGrowthPercent).toBe(50);
+    expect(resolveManagerSettings({ discovery: "nodes://a:1", heapGrowth: 0 }, "/").heapGrowthPercent).toBe(0);
+    expect(() => resolveManagerSettings({ discovery: "nodes://a:1", heapGrowth: -5 }, "/")).toThrow(
+      "invalid --heap-growth -5: give a whole percentage from 0 (V8's own policy) to 1000",
+    );
+  });
+
   it("warns about a negative overcommit above -1 and reads createretry with Go's base prefixes", () => {
     const settings = resolve({ clusterOptions: { "swarm.overcommit": "-0.5", "swarm.createretry": "0x2" } });
     expect(settings.warnings).toEqual(["-1 < swarm.overcommit < 0 will make swarm take less resource than docker engine offers"]);

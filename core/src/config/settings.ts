@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { errorMessage, errors, type SwarmError } from "../errors/catalog.js";
-import { DEFAULT_FILTERS, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
+import { DEFAULT_FILTERS, DEFAULT_HEAP_GROWTH_PERCENT, DEFAULT_HOST, DEFAULT_STRATEGY, NATIVE_BACKEND } from "../constants.js";
 import { defaultLogFormat, type LogFormat, type LogLevel } from "../logging/logger.js";
 import { parseHostPort } from "../util/address.js";
 import { parseGoDuration } from "../util/duration.js";
@@ -49,6 +49,8 @@ export interface ManagerSettings {
   readonly uploadIdleMs: number;
   /** Use the kernel upload relay (@swarm/splice-relay) when it is installed. */
   readonly uploadRelay: boolean;
+  /** The JavaScript heap's growth past what was live after a full collection, in percent; 0 leaves V8's own policy. */
+  readonly heapGrowthPercent: number;
   readonly plugins: readonly string[];
   readonly builtins: boolean;
   readonly pluginOptions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
@@ -179,6 +181,11 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
   const uploadIdleMs = durationOption(config.uploadIdleTimeout ?? "60s", "--upload-idle-timeout");
   if (uploadIdleMs < 1000) throw errors.UploadIdleTimeoutTooShort();
 
+  const heapGrowthPercent = config.heapGrowth ?? DEFAULT_HEAP_GROWTH_PERCENT;
+  if (!Number.isInteger(heapGrowthPercent) || heapGrowthPercent < 0 || heapGrowthPercent > 1000) {
+    throw errors.InvalidHeapGrowth({ value: String(config.heapGrowth) });
+  }
+
   const hosts = config.hosts && config.hosts.length > 0 ? config.hosts : [DEFAULT_HOST];
   return {
     discovery: config.discovery,
@@ -204,6 +211,7 @@ export function resolveManagerSettings(config: SwarmConfig, baseDir: string): Ma
     monitoring,
     uploadIdleMs,
     uploadRelay: config.uploadRelay !== false,
+    heapGrowthPercent,
     plugins: config.plugins ?? [],
     builtins: config.builtins !== false,
     pluginOptions: config.pluginOptions ?? {},

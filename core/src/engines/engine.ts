@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { text } from "node:stream/consumers";
-import { Pool, type Dispatcher } from "undici";
+import { Client, Pool, type Dispatcher } from "undici";
 import type { NodeHealth } from "../extension-points/model.js";
 import type { Logger } from "../extension-points/plugin.js";
 import { SwarmError, errors, fillEntry } from "../errors/catalog.js";
@@ -150,10 +150,14 @@ export class Engine {
   /** Calls with a time limit: bounded in number, with a bounded queue in front. */
   private readonly pool: Pool;
   /**
-   * Calls without one (logs -f, wait, pulls, the event stream): a pool of their own, so that however
-   * many of them are open, a short call still finds a connection.
+   * Calls without one (logs -f, wait, pulls): a pool of their own, so that however many of them
+   * are open, a short call still finds a connection. Made on the first such call: most engines
+   * never get one, and an undici pool costs some 16 KB before its first request.
    */
-  private readonly streams: Pool;
+  private streamsPool: Pool | undefined;
+  /** The event stream, always open: a connection of its own rather than a pool's. */
+  private readonly eventsClient: Client;
+  private readonly newPool: (connections: number) => Pool;
   /** Aborts the streamed uploads in flight (they bypass the pool) when the engine goes away. */
   private readonly uploadsAbort = new AbortController();
   private readonly now: () => number;
@@ -166,17 +170,17 @@ export class Engine {
     this.now = options.now ?? Date.now;
     this.updatedAt = this.now();
     const tls = options.tls;
-    const pool = (connections: number) =>
-      new Pool(`${tls ? "https" : "http"}://${addr}`, {
-        connections,
-        pipelining: 1,
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        keepAliveTimeout: 30_000,
-        ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } } : {}),
-      });
+    const origin = `${tls ? "https" : "http"}://${addr}`;
+    const connection = {
+      pipelining: 1,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      keepAliveTimeout: 30_000,
+      ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } } : {}),
+    };
+    this.newPool = (connections) => new Pool(origin, { ...connection, connections });
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.pool = pool(this.limits.calls);
-    this.streams = pool(this.limits.streams);
+    this.pool = this.newPool(this.limits.calls);
+    this.eventsClient = new Client(origin, connection);
   }
 
   private readonly limits: EngineLimits;
@@ -217,7 +221,17 @@ export class Engine {
    * One call to the engine. Connection failures count towards unhealthy; any answer (even an
    * error status) proves the engine alive.
    */
-  async call(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<EngineResponse> {
+  call(method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}): Promise<EngineResponse> {
+    return this.callThrough(undefined, method, path, options);
+  }
+
+  /** `call`, through the given connection rather than the pool that fits the call. */
+  private async callThrough(
+    through: Dispatcher | undefined,
+    method: Dispatcher.HttpMethod,
+    path: string,
+    options: CallOptions,
+  ): Promise<EngineResponse> {
     if (this.stopped) throw errors.EngineGone();
     const prefix = options.versionPrefix ?? `/v${this.apiVersion}`;
     const query = typeof options.query === "string" ? options.query : encodeQuery(options.query);
@@ -238,7 +252,7 @@ export class Engine {
                 signal: options.signal ? AbortSignal.any([options.signal, this.uploadsAbort.signal]) : this.uploadsAbort.signal,
               },
             )
-          : await this.dispatch(method, fullPath, options);
+          : await this.dispatch(method, fullPath, options, through);
       this.recordSuccess();
       observe?.(this, method, path, response.statusCode, (performance.now() - started) / 1000);
       return { statusCode: response.statusCode, headers: response.headers, body: response.body };
@@ -263,15 +277,19 @@ export class Engine {
    * for this engine, or is refused at once with a 503: one slow engine or one greedy client fills
    * that engine's queue, not the manager's memory, and every other engine is served meanwhile.
    */
-  private dispatch(method: Dispatcher.HttpMethod, path: string, options: CallOptions): Promise<Dispatcher.ResponseData> {
-    const unbounded = options.timeout === 0;
-    const pool = unbounded ? this.streams : this.pool;
-    const limit = unbounded ? this.limits.queuedStreams : this.limits.queued;
-    if (pool.stats.pending >= limit) {
-      const waiting = pool.stats.pending === 1 ? "1 request is" : `${pool.stats.pending} requests are`;
-      throw errors.EngineBusy({ engine: this.name || this.addr, waiting });
+  private dispatch(method: Dispatcher.HttpMethod, path: string, options: CallOptions, through: Dispatcher | undefined): Promise<Dispatcher.ResponseData> {
+    let dispatcher = through;
+    if (dispatcher === undefined) {
+      const unbounded = options.timeout === 0;
+      const pool = unbounded ? (this.streamsPool ??= this.newPool(this.limits.streams)) : this.pool;
+      const limit = unbounded ? this.limits.queuedStreams : this.limits.queued;
+      if (pool.stats.pending >= limit) {
+        const waiting = pool.stats.pending === 1 ? "1 request is" : `${pool.stats.pending} requests are`;
+        throw errors.EngineBusy({ engine: this.name || this.addr, waiting });
+      }
+      dispatcher = pool;
     }
-    return pool.request({
+    return dispatcher.request({
       method,
       path,
       headers: options.headers,
@@ -431,7 +449,7 @@ export class Engine {
    * decides when to retry.
    */
   async streamEvents(onEvent: (event: DockerEvent, line: string) => void, signal: AbortSignal): Promise<void> {
-    const response = await this.call("GET", "/events", { timeout: 0, signal });
+    const response = await this.callThrough(this.eventsClient, "GET", "/events", { timeout: 0, signal });
     if (response.statusCode >= 400) throw new EngineError(response.statusCode, engineMessage(await answerText(response)));
     // Lines are cut from the chunks as they come, with no stream or iterator per line: a thousand
     // engines send thousands of events a second while containers are being created.
@@ -475,7 +493,9 @@ export class Engine {
     this.stopped = true;
     this.uploadsAbort.abort();
     this.state = "disconnected";
-    await Promise.all([this.pool.destroy().catch(() => undefined), this.streams.destroy().catch(() => undefined)]);
+    await Promise.all(
+      [this.pool, this.streamsPool, this.eventsClient].map((dispatcher) => dispatcher?.destroy().catch(() => undefined)),
+    );
     return true;
   }
 }

@@ -808,6 +808,12 @@ export const CATALOG = {
     message: "--monitor-concurrency needs --monitor-containers <interval>",
     when: "--monitor-concurrency is given without --monitor-containers",
   },
+  InvalidHeapGrowth: {
+    code: "SWARM_ERR_INVALID_HEAP_GROWTH",
+    status: 500,
+    message: "invalid --heap-growth {value}: give a whole percentage from 0 (V8's own policy) to 1000",
+    when: "--heap-growth or the config's heapGrowth is not a whole number from 0 to 1000",
+  },
   UploadIdleTimeoutTooShort: {
     code: "SWARM_ERR_UPLOAD_IDLE_TIMEOUT_TOO_SHORT",
     status: 500,
