@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { text as readText } from "node:stream/consumers";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { RE2JS } from "re2js";
@@ -263,7 +264,7 @@ async function refreshBeforeListing(ctx: ApiContext, request: FastifyRequest): P
 const STATUS_VALUES = new Set(["created", "running", "paused", "restarting", "removing", "exited", "dead"]);
 
 /** The JSON array of `docker ps` rows, built from each container's cached row. */
-async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise<string> {
+async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise<string | Readable> {
   const q = query(request);
   const filters = parseFilters(q.filters);
   let all = queryBool(q.all);
@@ -331,5 +332,23 @@ async function listContainers(ctx: ApiContext, request: FastifyRequest): Promise
   }
   if (limit > 0) result = result.slice(0, limit);
   const now = Date.now();
-  return `[${result.map(({ record, node }) => record.psRow(node.name, node.isHealthy(), now)).join(",")}]`;
+  const rowsOf = (part: ReadonlyArray<{ record: ContainerRecord; node: Node }>) =>
+    part.map(({ record, node }) => record.psRow(node.name, node.isHealthy(), now)).join(",");
+  if (result.length <= ROWS_PER_CHUNK) return `[${rowsOf(result)}]`;
+  return Readable.from(listingChunks(result, rowsOf), { objectMode: false });
+}
+
+/**
+ * A long listing goes out a few hundred rows at a time: at 30,000 containers the whole answer is
+ * some 30 MB, and built as one string each `ps -a` left that much (and its copy for the socket) to
+ * the garbage collector.
+ */
+const ROWS_PER_CHUNK = 256;
+
+function* listingChunks<T>(rows: readonly T[], rowsOf: (part: readonly T[]) => string): Generator<string> {
+  for (let start = 0; start < rows.length; start += ROWS_PER_CHUNK) {
+    const part = rowsOf(rows.slice(start, start + ROWS_PER_CHUNK));
+    yield start === 0 ? `[${part}` : `,${part}`;
+  }
+  yield "]";
 }
