@@ -20,4 +20,4 @@ export const LEADER_KV_PATH = "docker/swarm/leader";
  * percent. V8's own policy lets a busy process grow it up to fourfold; at 30,000 containers that is
  * hundreds of megabytes of garbage waiting to be collected (README, Performance).
  */
-export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+export const DEFAULT_HEAP_GROWTH_PERCENT = 35;

@@ -39,8 +39,8 @@ describe("swarm manage on 3 engines", () => {
     await cluster?.stopAll();
   });
 
-  it("bounds the heap's growth at 50% by default and says so at start; --heap-growth 0 leaves V8's policy", async () => {
-    expect(await manager.logTail(200)).toContain("The JavaScript heap grows at most 50% past its live size between full collections (--heap-growth)");
+  it("bounds the heap's growth at 35% by default and says so at start; --heap-growth 0 leaves V8's policy", async () => {
+    expect(await manager.logTail(200)).toContain("The JavaScript heap grows at most 35% past its live size between full collections (--heap-growth)");
     const own = await startManagerProcess({ discovery: `nodes://${cluster.engines[0]!.host}`, args: ["--heap-growth", "0"] });
     try {
       expect(await own.logTail(200)).not.toContain("The JavaScript heap grows");

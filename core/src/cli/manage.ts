@@ -135,7 +135,7 @@ export function manageCommand(program: Command): Command {
     .option("--upload-idle-timeout <duration>", "end an upload (cp, load, import, build context) whose client sends nothing this long with 408 (default: 60s)")
     .option(
       "--heap-growth <percent>",
-      "let the JavaScript heap grow this far past what was live after a full collection before the next one; 0 leaves V8's own policy (default: 50)",
+      "let the JavaScript heap grow this far past what was live after a full collection before the next one; 0 leaves V8's own policy (default: 35)",
       integerOption("--heap-growth"),
     )
     .option("--no-upload-relay", "upload through the HTTP server even where the kernel relay (@swarm/splice-relay) is installed")

@@ -46,8 +46,8 @@ describe("swarm manage settings", () => {
     expect(() => resolve(config)).toThrow(message);
   });
 
-  it("bounds the heap's growth at 50% unless told otherwise, and refuses a growth that is not a whole percentage", () => {
-    expect(resolveManagerSettings({ discovery: "nodes://a:1" }, "/").heapGrowthPercent).toBe(50);
+  it("bounds the heap's growth at 35% unless told otherwise, and refuses a growth that is not a whole percentage", () => {
+    expect(resolveManagerSettings({ discovery: "nodes://a:1" }, "/").heapGrowthPercent).toBe(35);
     expect(resolveManagerSettings({ discovery: "nodes://a:1", heapGrowth: 0 }, "/").heapGrowthPercent).toBe(0);
     expect(() => resolveManagerSettings({ discovery: "nodes://a:1", heapGrowth: -5 }, "/")).toThrow(
       "invalid --heap-growth -5: give a whole percentage from 0 (V8's own policy) to 1000",
