@@ -3,13 +3,16 @@ import { blame } from "../errors/blame.js";
 /**
  * Makes every method of a plugin instance blame the plugin for what it throws or rejects with, so
  * an error from a filter's `prepare`, a backend's `createContainer` or a discovery's `watch` (while
- * it is iterated) carries `filter/x`, `backend/y` or `discovery/z` wherever it surfaces. A frozen instance cannot be rewired and is left as it is; the
- * scheduler still blames its filters and strategy by name.
+ * it is iterated) carries `filter/x`, `backend/y` or `discovery/z` wherever it surfaces. Methods
+ * in `blamedByCaller` are left alone: their caller blames the plugin around a loop of calls. A
+ * frozen instance cannot be rewired and is left as it is; the scheduler still blames its filters
+ * and strategy by name.
  */
-export function blameCallsOn(instance: object, label: string): void {
+export function blameCallsOn(instance: object, label: string, blamedByCaller: readonly string[] = []): void {
   if (!Object.isExtensible(instance)) return;
   const target = instance as Record<string, unknown>;
   for (const key of methodNames(instance)) {
+    if (blamedByCaller.includes(key)) continue;
     const method = target[key] as (...args: unknown[]) => unknown;
     target[key] = function blamed(this: unknown, ...args: unknown[]): unknown {
       let result: unknown;

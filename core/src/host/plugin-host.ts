@@ -146,7 +146,8 @@ export class PluginHost {
       throw errors.PluginCreateReturnedNothing({ label, value: String(instance), kind });
     }
     checkInstance(kind, instance, label);
-    blameCallsOn(instance, label);
+    // A strategy's score runs once per node per create: the scheduler blames it around its loop instead.
+    blameCallsOn(instance, label, kind === "strategy" ? ["score"] : []);
     own.register(TOKENS[kind], { useValue: instance });
     scope.register(TOKENS[kind], { useFactory: () => own.resolve(TOKENS[kind]) });
     this.names.set(instance, name);

@@ -260,6 +260,16 @@ export async function startManager(settings: ManagerSettings, logger: Logger, gi
   // Fastify listens once; every further -H is a listener of its own that hands its connections to
   // the same server (a TLS server then makes its handshake as for its own).
   const extraListeners: net.Server[] = [];
+  // What a failure to listen leaves running, stopped newest first.
+  const unwind = async (): Promise<void> => {
+    for (const listener of extraListeners) listener.close();
+    await app.close().catch(() => undefined);
+    await replication?.stop();
+    await rescheduler.stop();
+    await sampler?.stop();
+    await cluster.stop();
+    await host.stopAll();
+  };
   const listen = async (options: { host: string; port: number } | { path: string }): Promise<net.AddressInfo | string | null> => {
     if (!app.server.listening) {
       await app.listen(options);
@@ -294,13 +304,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger, gi
       }
     }
   } catch (err) {
-    for (const listener of extraListeners) listener.close();
-    await app.close().catch(() => undefined);
-    await replication?.stop();
-    await rescheduler.stop();
-    await sampler?.stop();
-    await cluster.stop();
-    await host.stopAll();
+    await unwind();
     const message = errorMessage(err);
     if (message.includes("EADDRINUSE") && settings.hosts.some((h) => h.includes(":2375"))) {
       throw errors.DockerPortInUse({ reason: message }, { cause: err });
@@ -329,12 +333,7 @@ export async function startManager(settings: ManagerSettings, logger: Logger, gi
       metricsListener!.once("error", reject);
       metricsListener!.listen(metricsPort, metricsHost, () => resolve());
     }).catch(async (err: unknown) => {
-      await app.close().catch(() => undefined);
-      await replication?.stop();
-      await rescheduler.stop();
-      await sampler?.stop();
-      await cluster.stop();
-      await host.stopAll();
+      await unwind();
       throw errors.MetricsListenFailed({ addr: metricsAddr, reason: errorMessage(err) }, { cause: err });
     });
     const bound = metricsListener.address() as net.AddressInfo;

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from "node:timers/promises";
 import type { ClusterReader } from "../cluster/reader.js";
 import type { Node } from "../cluster/node.js";
 import { errorMessage } from "../errors/catalog.js";
@@ -178,15 +179,7 @@ function toSample(answer: StatsAnswer): Sample {
   };
 }
 
+/** Waits `ms`, or less when the signal aborts first; never rejects. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => undefined);
 }

@@ -1,16 +1,11 @@
 import type { ContainerConfig, ContainerView, ImageView, NodeView, ScheduleRequest } from "../extension-points/model.js";
 import type { DiscoveryContext } from "../extension-points/discovery.js";
-import type { Logger, PluginContext } from "../extension-points/plugin.js";
+import type { PluginContext } from "../extension-points/plugin.js";
+import { silentLogger } from "../logging/logger.js";
 import { normalizeConfig, toScheduleRequest } from "../scheduler/request.js";
 
 /** A logger that drops everything. */
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => silentLogger,
-};
+export { silentLogger };
 
 /** The context the host would give a plugin, with the options given (defaults are not applied). */
 export function makePluginContext<Options>(name: string, options: Options): PluginContext<Options> {

@@ -1,5 +1,5 @@
 import type { Client } from "node-zookeeper-client";
-import { parseHostPort } from "@swarm/core";
+import { parseHostPort, untilAborted } from "@swarm/core";
 import { mesosErrors } from "./errors.js";
 
 /**
@@ -51,11 +51,11 @@ function zookeeperLocator(target: string): MasterLocator {
       made.once("connected", () => resolve(made));
       made.connect();
     });
-    return abortable(connected, signal, `connecting to ZooKeeper at ${hosts}`);
+    return untilAborted(connected, signal, `connecting to ZooKeeper at ${hosts}`);
   };
 
   const call = <T>(what: string, signal: AbortSignal, start: (done: (err: unknown, value: T) => void) => void): Promise<T> =>
-    abortable(
+    untilAborted(
       new Promise<T>((resolve, reject) => start((err, value) => (err ? reject(new Error(`${what}: ${String(err)}`)) : resolve(value)))),
       signal,
       what,
@@ -87,20 +87,3 @@ function zookeeperLocator(target: string): MasterLocator {
   };
 }
 
-function abortable<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error(`${what}: gave up`));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}

@@ -1,3 +1,4 @@
+import { setTimeout as wait } from "node:timers/promises";
 import { request } from "undici";
 import { errorMessage, type Logger } from "@swarm/core";
 import type { MasterLocator } from "./master.js";
@@ -178,14 +179,7 @@ function leaderFromLocation(location: string | string[] | undefined): string | u
   }
 }
 
+/** Waits `ms`, or less when the signal aborts first; never rejects. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
+  return wait(ms, undefined, { signal }).catch(() => undefined);
 }
